@@ -1,1 +1,1046 @@
-/* placeholder: being written */
+/* atlas-download.c — one download: its public properties, its lifecycle
+ * (queued, active, verifying, complete), the verdicts of the piece writer and
+ * the whole-file hasher, and what is persisted to the queue. The transfers
+ * themselves live in atlas-download-transfer.c. */
+#include "atlas-download-internal.h"
+
+#include "atlas-enums.h"
+#include "atlas-error.h"
+#include "atlas-request-private.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_LOG_LINES 500
+
+G_DEFINE_FINAL_TYPE (AtlasDownload, atlas_download, G_TYPE_OBJECT)
+
+enum
+{
+  PROP_0,
+  PROP_ID,
+  PROP_NAME,
+  PROP_PATH,
+  PROP_STATE,
+  PROP_SIZE,
+  PROP_COMPLETED_BYTES,
+  PROP_SPEED,
+  PROP_ETA,
+  PROP_ERROR_MESSAGE,
+  PROP_N_PIECES,
+  PROP_PIECE_LENGTH,
+  PROP_ACTIVE_SOURCES,
+  PROP_PIECE_MAP_SERIAL,
+  N_PROPS
+};
+
+enum
+{
+  SIGNAL_LOG,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void
+atlas_download_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  AtlasDownload *self = ATLAS_DOWNLOAD (object);
+
+  switch (prop_id)
+    {
+    case PROP_ID:
+      g_value_set_uint64 (value, self->id);
+      break;
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+    case PROP_PATH:
+      g_value_set_string (value, self->path);
+      break;
+    case PROP_STATE:
+      g_value_set_enum (value, self->state);
+      break;
+    case PROP_SIZE:
+      g_value_set_int64 (value, self->size);
+      break;
+    case PROP_COMPLETED_BYTES:
+      g_value_set_uint64 (value, self->completed_bytes);
+      break;
+    case PROP_SPEED:
+      g_value_set_uint64 (value, self->speed);
+      break;
+    case PROP_ETA:
+      g_value_set_int64 (value, self->eta);
+      break;
+    case PROP_ERROR_MESSAGE:
+      g_value_set_string (value, self->error_message);
+      break;
+    case PROP_N_PIECES:
+      g_value_set_uint (value, self->n_pieces);
+      break;
+    case PROP_PIECE_LENGTH:
+      g_value_set_uint64 (value, self->piece_length);
+      break;
+    case PROP_ACTIVE_SOURCES:
+      g_value_set_uint (value, self->active_sources);
+      break;
+    case PROP_PIECE_MAP_SERIAL:
+      g_value_set_uint (value, self->piece_map_serial);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+stop_workers (AtlasDownload *self)
+{
+  /* Closing the writer reports its last verdicts and durable pieces
+   * synchronously, so they are recorded before it is forgotten. */
+  if (self->writer != NULL)
+    {
+      AtlasPieceWriter *writer = g_steal_pointer (&self->writer);
+      self->writer = writer;
+      atlas_piece_writer_close (writer);
+      self->writer = NULL;
+    }
+  g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
+}
+
+static void
+atlas_download_dispose (GObject *object)
+{
+  AtlasDownload *self = ATLAS_DOWNLOAD (object);
+
+  if (self->session != NULL)
+    _atlas_download_detach (self);
+  G_OBJECT_CLASS (atlas_download_parent_class)->dispose (object);
+}
+
+static void
+atlas_download_finalize (GObject *object)
+{
+  AtlasDownload *self = ATLAS_DOWNLOAD (object);
+
+  atlas_request_free (self->request);
+  g_free (self->name);
+  g_free (self->path);
+  g_free (self->part_path);
+  g_free (self->error_message);
+  g_clear_pointer (&self->expected_pieces, g_bytes_unref);
+  g_free (self->piece_states);
+  g_free (self->piece_sources);
+  g_free (self->piece_digests);
+  g_free (self->verified);
+  atlas_scheduler_free (self->scheduler);
+  g_ptr_array_unref (self->connections);
+  g_ptr_array_unref (self->sources);
+  g_object_unref (self->source_views);
+  g_array_unref (self->stream_sources);
+  g_clear_pointer (&self->file_digests, g_array_unref);
+  g_ptr_array_unref (self->log);
+  G_OBJECT_CLASS (atlas_download_parent_class)->finalize (object);
+}
+
+static void
+atlas_download_class_init (AtlasDownloadClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = atlas_download_get_property;
+  object_class->dispose = atlas_download_dispose;
+  object_class->finalize = atlas_download_finalize;
+
+  properties[PROP_ID] = g_param_spec_uint64 ("id", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+  properties[PROP_NAME] = g_param_spec_string ("name", NULL, NULL, NULL, flags);
+  properties[PROP_PATH] = g_param_spec_string ("path", NULL, NULL, NULL, flags);
+  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, ATLAS_TYPE_DOWNLOAD_STATE,
+                                              ATLAS_DOWNLOAD_QUEUED, flags);
+  properties[PROP_SIZE] = g_param_spec_int64 ("size", NULL, NULL, -1, G_MAXINT64, -1, flags);
+  properties[PROP_COMPLETED_BYTES] =
+    g_param_spec_uint64 ("completed-bytes", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+  properties[PROP_SPEED] = g_param_spec_uint64 ("speed", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+  properties[PROP_ETA] = g_param_spec_int64 ("eta", NULL, NULL, -1, G_MAXINT64, -1, flags);
+  properties[PROP_ERROR_MESSAGE] = g_param_spec_string ("error-message", NULL, NULL, NULL, flags);
+  properties[PROP_N_PIECES] = g_param_spec_uint ("n-pieces", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_PIECE_LENGTH] =
+    g_param_spec_uint64 ("piece-length", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+  properties[PROP_ACTIVE_SOURCES] =
+    g_param_spec_uint ("active-sources", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  properties[PROP_PIECE_MAP_SERIAL] =
+    g_param_spec_uint ("piece-map-serial", NULL, NULL, 0, G_MAXUINT, 0, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_LOG] = g_signal_new ("log", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                      NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT,
+                                      G_TYPE_STRING);
+}
+
+static void
+atlas_download_init (AtlasDownload *self)
+{
+  self->size = -1;
+  self->eta = -1;
+  self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) _atlas_download_source_free);
+  self->source_views = g_list_store_new (ATLAS_TYPE_SOURCE);
+  self->connections = g_ptr_array_new ();
+  self->stream_sources = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->log = g_ptr_array_new_with_free_func (g_free);
+}
+
+/* ---- logging and state ------------------------------------------------- */
+
+void
+_atlas_download_log (AtlasDownload *self, GLogLevelFlags level, const char *format, ...)
+{
+  va_list args;
+  char *message;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_debug ("download %" G_GUINT64_FORMAT ": %s", self->id, message);
+  if (self->log->len >= MAX_LOG_LINES)
+    g_ptr_array_remove_index (self->log, 0);
+  g_ptr_array_add (self->log, message);
+  g_signal_emit (self, signals[SIGNAL_LOG], 0, (guint) level, message);
+}
+
+static void
+persist_state (AtlasDownload *self)
+{
+  AtlasStore *store = self->session ? _atlas_session_get_store (self->session) : NULL;
+
+  if (store != NULL && self->id != 0)
+    atlas_store_update_state (store, self->id, self->state, self->error_message);
+}
+
+void
+_atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state, const char *error_message)
+{
+  gboolean changed = self->state != state;
+
+  if (g_strcmp0 (self->error_message, error_message) != 0)
+    {
+      g_free (self->error_message);
+      self->error_message = g_strdup (error_message);
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR_MESSAGE]);
+    }
+  if (!changed)
+    return;
+  self->state = state;
+  persist_state (self);
+  /* State changes are rare and decisive (a CLI waits for them): notify now. */
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+  if (self->session != NULL)
+    _atlas_session_download_changed (self->session, self);
+}
+
+void
+_atlas_download_fail (AtlasDownload *self, int code, const char *message)
+{
+  self->error_code = code;
+  _atlas_download_log (self, G_LOG_LEVEL_CRITICAL, "%s", message);
+  _atlas_download_cancel_all (self);
+  _atlas_download_persist (self);
+  stop_workers (self);
+  _atlas_download_persist (self);
+  _atlas_download_set_state (self, ATLAS_DOWNLOAD_FAILED, message);
+}
+
+/* ---- layout ------------------------------------------------------------ */
+
+guint64
+_atlas_download_piece_start (AtlasDownload *self, guint piece)
+{
+  return (guint64) piece * self->piece_length;
+}
+
+guint64
+_atlas_download_piece_end (AtlasDownload *self, guint piece)
+{
+  return MIN ((guint64) (piece + 1) * self->piece_length, (guint64) self->size);
+}
+
+void
+_atlas_download_set_layout (AtlasDownload *self, gint64 size, guint64 piece_length)
+{
+  gsize digest_length;
+
+  g_return_if_fail (self->scheduler == NULL);
+
+  if (piece_length == 0)
+    {
+      /* 1 MiB pieces, larger only to keep the piece count bounded. */
+      piece_length = ATLAS_DEFAULT_PIECE_LENGTH;
+      while ((guint64) size / piece_length > ATLAS_METALINK_MAX_PIECES)
+        piece_length *= 2;
+    }
+  self->size = size;
+  self->piece_length = piece_length;
+  self->n_pieces = (size + piece_length - 1) / piece_length;
+  self->scheduler = atlas_scheduler_new (self->n_pieces);
+  self->piece_states = g_new0 (guint8, MAX (self->n_pieces, 1));
+  self->piece_sources = g_new (guint16, MAX (self->n_pieces, 1));
+  memset (self->piece_sources, 0xff, sizeof (guint16) * MAX (self->n_pieces, 1));
+  self->verified = g_new0 (guint8, (self->n_pieces + 7) / 8 + 1);
+
+  self->piece_type = atlas_request_get_piece_type (self->request);
+  if (self->piece_type != ATLAS_HASH_NONE && atlas_request_get_piece_digests (self->request) != NULL
+      && atlas_request_get_piece_length (self->request) == piece_length)
+    self->expected_pieces = g_bytes_ref (atlas_request_get_piece_digests (self->request));
+  else
+    self->piece_type = ATLAS_HASH_SHA256;
+  digest_length = atlas_hash_type_digest_length (self->piece_type);
+  self->piece_digests = g_new0 (guint8, MAX (self->n_pieces, 1) * digest_length);
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PIECES]);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PIECE_LENGTH]);
+
+  if (self->session != NULL && _atlas_session_get_store (self->session) != NULL && self->id != 0)
+    atlas_store_update_layout (_atlas_session_get_store (self->session), self->id, size,
+                               piece_length);
+}
+
+static void
+mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
+{
+  if (!atlas_scheduler_is_done (self->scheduler, piece))
+    {
+      atlas_scheduler_mark_done (self->scheduler, piece);
+      self->good_bytes += _atlas_download_piece_end (self, piece)
+                          - _atlas_download_piece_start (self, piece);
+    }
+  self->piece_states[piece] = durable ? ATLAS_PIECE_VERIFIED : ATLAS_PIECE_WRITTEN;
+  if (durable)
+    self->verified[piece / 8] |= 1 << (piece % 8);
+  self->piece_map_changed = TRUE;
+}
+
+static gboolean
+piece_is_durable (AtlasDownload *self, guint piece)
+{
+  return (self->verified[piece / 8] & (1 << (piece % 8))) != 0;
+}
+
+/* ---- the writer's and the whole-file hasher's verdicts ---------------- */
+
+static void
+advance_prefix (AtlasDownload *self)
+{
+  guint before = self->prefix;
+
+  while (self->prefix < self->n_pieces && atlas_scheduler_is_done (self->scheduler, self->prefix))
+    self->prefix++;
+  if (self->prefix != before && self->file_hasher != NULL)
+    atlas_file_hasher_advance (self->file_hasher,
+                               self->prefix == self->n_pieces
+                                 ? (guint64) self->size
+                                 : _atlas_download_piece_start (self, self->prefix));
+}
+
+static void
+pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer user_data)
+{
+  AtlasDownload *self = user_data;
+  gsize digest_length = atlas_hash_type_digest_length (self->piece_type);
+
+  for (guint i = 0; i < n_results; i++)
+    {
+      const AtlasPieceResult *result = &results[i];
+      guint piece = result->piece;
+      guint source_index = result->stream < self->stream_sources->len
+                             ? g_array_index (self->stream_sources, guint, result->stream)
+                             : G_MAXUINT;
+      Source *source = source_index < self->sources->len
+                         ? g_ptr_array_index (self->sources, source_index)
+                         : NULL;
+      guint64 length = _atlas_download_piece_end (self, piece)
+                       - _atlas_download_piece_start (self, piece);
+
+      if (piece >= self->n_pieces)
+        continue;
+      if (self->received_unchecked >= length)
+        self->received_unchecked -= length;
+
+      if (result->good)
+        {
+          memcpy (self->piece_digests + piece * digest_length, result->digest, digest_length);
+          mark_piece_good (self, piece, FALSE);
+          continue;
+        }
+
+      atlas_scheduler_piece_checked (self->scheduler, piece, FALSE,
+                                     source ? source->index : G_MAXUINT);
+      self->piece_states[piece] = ATLAS_PIECE_BAD;
+      self->piece_map_changed = TRUE;
+      if (source == NULL)
+        continue;
+      source->bad_pieces++;
+      _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                           "Piece %u (bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+                           ") from %s failed its %s check; fetching it again from another source",
+                           piece, _atlas_download_piece_start (self, piece),
+                           _atlas_download_piece_end (self, piece) - 1, source->url,
+                           atlas_hash_type_to_name (self->piece_type));
+      if (source->bad_pieces >= ATLAS_BAD_PIECES_BAN)
+        {
+          g_autofree char *why = g_strdup_printf ("sent %u pieces that failed their hash",
+                                                  source->bad_pieces);
+          _atlas_download_ban_source (self, source, ATLAS_SOURCE_BANNED, why);
+        }
+    }
+  advance_prefix (self);
+  _atlas_download_schedule (self);
+  _atlas_download_check_done (self);
+}
+
+static void
+pieces_durable_cb (const guint *pieces, guint n_pieces, gpointer user_data)
+{
+  AtlasDownload *self = user_data;
+
+  for (guint i = 0; i < n_pieces; i++)
+    if (pieces[i] < self->n_pieces && atlas_scheduler_is_done (self->scheduler, pieces[i]))
+      mark_piece_good (self, pieces[i], TRUE);
+  self->verified_dirty = TRUE;
+  _atlas_download_check_done (self);
+}
+
+static void
+writer_drained_cb (gpointer user_data)
+{
+  AtlasDownload *self = user_data;
+
+  self->waiting_for_writer = FALSE;
+  if (self->session != NULL)
+    _atlas_download_unpause_transfers (self);
+}
+
+static void
+writer_failed_cb (const GError *error, gpointer user_data)
+{
+  AtlasDownload *self = user_data;
+
+  _atlas_download_fail (self, error->code, error->message);
+}
+
+static const AtlasPieceWriterCallbacks writer_callbacks = {
+  .pieces_checked = pieces_checked_cb,
+  .pieces_durable = pieces_durable_cb,
+  .drained = writer_drained_cb,
+  .failed = writer_failed_cb,
+};
+
+static void
+file_hashed_cb (GArray *digests, const GError *error, gpointer user_data)
+{
+  AtlasDownload *self = user_data;
+
+  if (error != NULL)
+    {
+      _atlas_download_fail (self, error->code, error->message);
+      return;
+    }
+  self->file_digests = g_array_ref (digests);
+  _atlas_download_check_done (self);
+}
+
+/* Every expected whole-file type is computed in one pass; with none given,
+ * SHA-256 is computed anyway so the user can see what they got. */
+static GArray *
+whole_file_types (AtlasDownload *self)
+{
+  GArray *checksums = atlas_request_get_checksums (self->request);
+  GArray *types = g_array_new (FALSE, FALSE, sizeof (AtlasHashType));
+
+  for (guint i = 0; i < checksums->len; i++)
+    {
+      AtlasHashType type = g_array_index (checksums, AtlasChecksum, i).type;
+      gboolean seen = FALSE;
+
+      for (guint j = 0; j < types->len; j++)
+        seen |= g_array_index (types, AtlasHashType, j) == type;
+      if (!seen)
+        g_array_append_val (types, type);
+    }
+  if (types->len == 0)
+    {
+      AtlasHashType sha256 = ATLAS_HASH_SHA256;
+      g_array_append_val (types, sha256);
+    }
+  return types;
+}
+
+void
+_atlas_download_open_storage (AtlasDownload *self)
+{
+  g_autoptr (GArray) types = NULL;
+  GMainContext *context = _atlas_session_get_context (self->session);
+
+  if (self->writer != NULL || self->scheduler == NULL)
+    return;
+
+  self->writer = atlas_piece_writer_new (self->part_path, self->size, self->piece_length,
+                                         self->piece_type, self->expected_pieces, context,
+                                         &writer_callbacks, self);
+  types = whole_file_types (self);
+  g_clear_pointer (&self->file_digests, g_array_unref);
+  self->file_hasher = atlas_file_hasher_new (self->part_path, self->size, types, context,
+                                             file_hashed_cb, self);
+  self->prefix = 0;
+  advance_prefix (self);
+  if (self->prefix == 0 && self->n_pieces == 0)
+    atlas_file_hasher_advance (self->file_hasher, 0);
+}
+
+/* ---- completion -------------------------------------------------------- */
+
+static gboolean
+all_durable (AtlasDownload *self)
+{
+  for (guint i = 0; i < self->n_pieces; i++)
+    if (!piece_is_durable (self, i))
+      return FALSE;
+  return TRUE;
+}
+
+static char *
+describe_mismatch (AtlasDownload *self)
+{
+  GArray *expected = atlas_request_get_checksums (self->request);
+
+  for (guint i = 0; i < expected->len; i++)
+    {
+      const AtlasChecksum *want = &g_array_index (expected, AtlasChecksum, i);
+
+      for (guint j = 0; j < self->file_digests->len; j++)
+        {
+          const AtlasChecksum *got = &g_array_index (self->file_digests, AtlasChecksum, j);
+
+          if (got->type == want->type && !atlas_checksum_equal (got, want))
+            {
+              g_autofree char *want_hex = atlas_checksum_to_hex (want);
+              g_autofree char *got_hex = atlas_checksum_to_hex (got);
+              return g_strdup_printf ("The downloaded file does not match its expected %s: "
+                                      "expected %s, got %s. The file was kept as “%s”; check "
+                                      "the expected hash or the mirrors",
+                                      atlas_hash_type_to_name (want->type), want_hex, got_hex,
+                                      self->part_path);
+            }
+        }
+    }
+  return NULL;
+}
+
+static void
+rename_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  AtlasDownload *self = source;
+  g_autofree char *dir = g_path_get_dirname (self->path);
+  int fd;
+
+  if (g_strcmp0 (self->part_path, self->path) != 0 && rename (self->part_path, self->path) != 0)
+    {
+      int errsv = errno;
+      g_task_return_new_error (task, ATLAS_ERROR,
+                               errsv == ENOSPC ? ATLAS_ERROR_DISK_FULL : ATLAS_ERROR_IO,
+                               "Cannot move “%s” into place: %s", self->part_path,
+                               g_strerror (errsv));
+      return;
+    }
+  /* The rename itself must survive a power cut, not just the data. */
+  fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      fsync (fd);
+      close (fd);
+    }
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+renamed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  AtlasDownload *self = ATLAS_DOWNLOAD (object);
+  g_autoptr (GError) error = NULL;
+
+  self->finalizing = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      _atlas_download_fail (self, error->code, error->message);
+      return;
+    }
+  self->completed_bytes = self->size;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_COMPLETED_BYTES]);
+  _atlas_download_log (self, G_LOG_LEVEL_INFO, "Complete: every expected hash matched");
+  _atlas_download_set_state (self, ATLAS_DOWNLOAD_COMPLETE, NULL);
+}
+
+void
+_atlas_download_check_done (AtlasDownload *self)
+{
+  g_autofree char *mismatch = NULL;
+  g_autoptr (GTask) task = NULL;
+
+  if ((self->state != ATLAS_DOWNLOAD_ACTIVE && self->state != ATLAS_DOWNLOAD_VERIFYING)
+      || self->scheduler == NULL || self->finalizing
+      || !atlas_scheduler_is_complete (self->scheduler))
+    return;
+
+  /* Every piece is good: stop endgame losers and wait for durability and the
+   * whole-file hash. */
+  if (self->connections->len > 0)
+    _atlas_download_cancel_all (self);
+  if (self->state != ATLAS_DOWNLOAD_VERIFYING)
+    _atlas_download_set_state (self, ATLAS_DOWNLOAD_VERIFYING, NULL);
+  if (self->file_digests == NULL || !all_durable (self))
+    return;
+
+  _atlas_download_persist (self);
+  mismatch = describe_mismatch (self);
+  if (mismatch != NULL)
+    {
+      _atlas_download_fail (self, ATLAS_ERROR_HASH_MISMATCH, mismatch);
+      return;
+    }
+
+  self->finalizing = TRUE;
+  stop_workers (self);
+  task = g_task_new (self, NULL, renamed_cb, NULL);
+  g_task_run_in_thread (task, rename_thread);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+AtlasDownload *
+_atlas_download_new (AtlasSession *session, guint64 id, AtlasRequest *request,
+                     const char *final_path)
+{
+  AtlasDownload *self = g_object_new (ATLAS_TYPE_DOWNLOAD, NULL);
+
+  self->session = session;
+  self->id = id;
+  self->request = request;
+  self->path = g_strdup (final_path);
+  self->part_path = g_strconcat (final_path, ".part", NULL);
+  self->name = g_path_get_basename (final_path);
+  self->state = atlas_request_get_paused (request) ? ATLAS_DOWNLOAD_PAUSED : ATLAS_DOWNLOAD_QUEUED;
+  self->from_metalink = atlas_request_get_piece_digests (request) != NULL
+                        || atlas_request_get_n_urls (request) > 1;
+  atlas_rate_limiter_init (&self->limiter, atlas_request_get_speed_limit (request));
+
+  for (guint i = 0; i < atlas_request_get_n_urls (request); i++)
+    {
+      guint priority;
+      const char *location;
+      const char *url = atlas_request_get_url (request, i, &priority, &location);
+      _atlas_download_add_source (self, url, priority, location);
+    }
+  if (atlas_request_get_size (request) >= 0)
+    _atlas_download_set_layout (self, atlas_request_get_size (request),
+                                atlas_request_get_piece_length (request));
+  return self;
+}
+
+const AtlasRequest *
+_atlas_download_get_request (AtlasDownload *self)
+{
+  return self->request;
+}
+
+static GBytes *
+serialize_validators (AtlasDownload *self)
+{
+  GVariantBuilder builder;
+  g_autoptr (GVariant) variant = NULL;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(sss)"));
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+      if (source->etag != NULL || source->last_modified != NULL)
+        g_variant_builder_add (&builder, "(sss)", source->url, source->etag ? source->etag : "",
+                               source->last_modified ? source->last_modified : "");
+    }
+  variant = g_variant_ref_sink (g_variant_builder_end (&builder));
+  return g_variant_get_data_as_bytes (variant);
+}
+
+AtlasStoreRecord *
+_atlas_download_to_record (AtlasDownload *self)
+{
+  AtlasStoreRecord *record = atlas_store_record_new ();
+
+  record->id = self->id;
+  record->state = self->state;
+  record->name = g_strdup (self->name);
+  record->directory = g_path_get_dirname (self->path);
+  record->filename = g_strdup (self->name);
+  record->size = self->size;
+  record->piece_length = self->piece_length;
+  record->request = _atlas_request_serialize (self->request);
+  record->created = g_get_real_time () / G_USEC_PER_SEC;
+  return record;
+}
+
+void
+_atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
+{
+  AtlasDownloadState state = record->state;
+
+  if (self->scheduler == NULL && record->size >= 0 && record->piece_length > 0)
+    _atlas_download_set_layout (self, record->size, record->piece_length);
+
+  if (self->scheduler != NULL && record->verified != NULL)
+    {
+      gsize n;
+      const guint8 *bits = g_bytes_get_data (record->verified, &n);
+      gsize digest_length = atlas_hash_type_digest_length (self->piece_type);
+      const guint8 *digests = record->piece_digests ? g_bytes_get_data (record->piece_digests, NULL) : NULL;
+      gsize n_digests = record->piece_digests ? g_bytes_get_size (record->piece_digests) : 0;
+
+      for (guint piece = 0; piece < self->n_pieces && piece / 8 < n; piece++)
+        if (bits[piece / 8] & (1 << (piece % 8)))
+          {
+            mark_piece_good (self, piece, TRUE);
+            if (digests != NULL && (piece + 1) * digest_length <= n_digests)
+              memcpy (self->piece_digests + piece * digest_length, digests + piece * digest_length,
+                      digest_length);
+          }
+    }
+
+  if (record->validators != NULL)
+    {
+      g_autoptr (GVariant) variant =
+        g_variant_new_from_bytes (G_VARIANT_TYPE ("a(sss)"), record->validators, FALSE);
+      GVariantIter iter;
+      const char *url, *etag, *last_modified;
+
+      g_variant_iter_init (&iter, variant);
+      while (g_variant_is_normal_form (variant)
+             && g_variant_iter_next (&iter, "(&s&s&s)", &url, &etag, &last_modified))
+        for (guint i = 0; i < self->sources->len; i++)
+          {
+            Source *source = g_ptr_array_index (self->sources, i);
+            if (strcmp (source->url, url) == 0)
+              {
+                source->etag = *etag ? g_strdup (etag) : NULL;
+                source->last_modified = *last_modified ? g_strdup (last_modified) : NULL;
+              }
+          }
+    }
+
+  /* A download that was running when the process died runs again. */
+  if (state == ATLAS_DOWNLOAD_ACTIVE || state == ATLAS_DOWNLOAD_VERIFYING)
+    state = ATLAS_DOWNLOAD_QUEUED;
+  self->state = state;
+  self->error_message = g_strdup (record->error_message);
+  self->completed_bytes = state == ATLAS_DOWNLOAD_COMPLETE && self->size > 0 ? (guint64) self->size
+                                                                            : self->good_bytes;
+}
+
+void
+_atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, gint64 size,
+                               const guint8 *good, guint n_pieces)
+{
+  /* Repair works on the file in place: its good pieces stay where they are. */
+  g_free (self->part_path);
+  self->part_path = g_strdup (self->path);
+  if (self->scheduler == NULL)
+    _atlas_download_set_layout (self, size, piece_length);
+  for (guint piece = 0; piece < MIN (n_pieces, self->n_pieces); piece++)
+    if (good[piece])
+      mark_piece_good (self, piece, TRUE);
+  self->completed_bytes = self->good_bytes;
+}
+
+void
+_atlas_download_persist (AtlasDownload *self)
+{
+  AtlasStore *store = self->session ? _atlas_session_get_store (self->session) : NULL;
+  gsize digest_length;
+
+  if (store == NULL || self->id == 0 || self->scheduler == NULL || !self->verified_dirty)
+    return;
+  digest_length = atlas_hash_type_digest_length (self->piece_type);
+  {
+    g_autoptr (GBytes) verified = g_bytes_new (self->verified, (self->n_pieces + 7) / 8);
+    g_autoptr (GBytes) digests = g_bytes_new (self->piece_digests, self->n_pieces * digest_length);
+    g_autoptr (GBytes) validators = serialize_validators (self);
+
+    atlas_store_update_validators (store, self->id, validators);
+    atlas_store_update_pieces (store, self->id, verified, digests);
+  }
+  self->verified_dirty = FALSE;
+}
+
+void
+_atlas_download_activate (AtlasDownload *self)
+{
+  if (self->state != ATLAS_DOWNLOAD_QUEUED)
+    return;
+  _atlas_download_set_state (self, ATLAS_DOWNLOAD_ACTIVE, NULL);
+  if (self->sources->len == 0)
+    {
+      _atlas_download_fail (self, ATLAS_ERROR_NO_SOURCES,
+                            "This download has no usable http, https or ftp source");
+      return;
+    }
+  /* Sources that failed last time get a fresh chance. */
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+      if (source->state == ATLAS_SOURCE_BACKING_OFF)
+        source->state = ATLAS_SOURCE_IDLE;
+      source->retry_at = 0;
+      source->consecutive_failures = 0;
+    }
+  self->tick_time = g_get_monotonic_time ();
+  self->bytes_at_tick = self->good_bytes;
+  if (self->scheduler != NULL)
+    _atlas_download_open_storage (self);
+  _atlas_download_schedule (self);
+  _atlas_download_check_done (self);
+}
+
+void
+_atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state)
+{
+  _atlas_download_cancel_all (self);
+  stop_workers (self);
+  self->received_unchecked = 0;
+  /* Pieces that were written but not yet durable must be fetched again. */
+  if (self->scheduler != NULL)
+    for (guint piece = 0; piece < self->n_pieces; piece++)
+      if (atlas_scheduler_is_done (self->scheduler, piece) && !piece_is_durable (self, piece))
+        {
+          AtlasScheduler *scheduler = self->scheduler;
+          atlas_scheduler_piece_checked (scheduler, piece, FALSE, G_MAXUINT);
+          self->good_bytes -= _atlas_download_piece_end (self, piece)
+                              - _atlas_download_piece_start (self, piece);
+          self->piece_states[piece] = ATLAS_PIECE_MISSING;
+        }
+  _atlas_download_persist (self);
+  self->speed = 0;
+  self->eta = -1;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPEED]);
+  _atlas_download_set_state (self, state, state == ATLAS_DOWNLOAD_FAILED ? self->error_message : NULL);
+}
+
+void
+_atlas_download_detach (AtlasDownload *self)
+{
+  if (self->state == ATLAS_DOWNLOAD_ACTIVE || self->state == ATLAS_DOWNLOAD_VERIFYING)
+    {
+      _atlas_download_cancel_all (self);
+      stop_workers (self);
+      _atlas_download_persist (self);
+    }
+  if (self->reap_source != 0)
+    g_source_remove (self->reap_source);
+  self->reap_source = 0;
+  self->session = NULL;
+}
+
+void
+_atlas_download_reschedule (AtlasDownload *self)
+{
+  _atlas_download_schedule (self);
+}
+
+/* ---- the tick ---------------------------------------------------------- */
+
+#define PUBLISH(field, value, prop)                                          \
+  G_STMT_START                                                               \
+  {                                                                          \
+    if (self->field != (value))                                              \
+      {                                                                      \
+        self->field = (value);                                               \
+        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);        \
+      }                                                                      \
+  }                                                                          \
+  G_STMT_END
+
+void
+_atlas_download_tick (AtlasDownload *self, gint64 now)
+{
+  guint64 in_flight = 0;
+  guint64 completed;
+  guint64 speed = 0;
+  double elapsed = (now - self->tick_time) / (double) G_USEC_PER_SEC;
+  guint active = 0;
+
+  if (self->state == ATLAS_DOWNLOAD_ACTIVE)
+    _atlas_download_check_stalls (self, now);
+
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+      if (connection->range != NULL && connection->range->next < connection->range->end
+          && connection->copy == NULL)
+        in_flight += connection->pos - _atlas_download_piece_start (self, connection->range->next);
+    }
+  completed = MIN (self->good_bytes + self->received_unchecked + in_flight,
+                   self->size >= 0 ? (guint64) self->size : G_MAXUINT64);
+  if (self->state == ATLAS_DOWNLOAD_COMPLETE && self->size >= 0)
+    completed = self->size;
+
+  /* Speed over a 2 s window of ticks, from bytes received. */
+  if (elapsed > 0 && self->state == ATLAS_DOWNLOAD_ACTIVE)
+    {
+      guint64 received = 0;
+      double sum = 0;
+
+      for (guint i = 0; i < self->sources->len; i++)
+        received += ((Source *) g_ptr_array_index (self->sources, i))->bytes;
+      self->speed_window[self->speed_slot++ % G_N_ELEMENTS (self->speed_window)] =
+        (received - self->bytes_at_tick) / elapsed;
+      self->bytes_at_tick = received;
+      for (guint i = 0; i < G_N_ELEMENTS (self->speed_window); i++)
+        sum += self->speed_window[i];
+      speed = sum / MIN (self->speed_slot, G_N_ELEMENTS (self->speed_window));
+    }
+  self->tick_time = now;
+
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+      double instant = elapsed > 0 ? (source->bytes - source->bytes_at_tick) / elapsed : 0;
+
+      source->speed = source->speed * 0.75 + instant * 0.25;
+      source->bytes_at_tick = source->bytes;
+      if (source->connections > 0 && source->state == ATLAS_SOURCE_ACTIVE)
+        active++;
+      if (source->state == ATLAS_SOURCE_BACKING_OFF && source->retry_at <= now)
+        source->state = ATLAS_SOURCE_IDLE;
+      _atlas_source_publish (source->view, source->state, (guint64) source->speed, source->bytes,
+                             source->connections, source->errors, source->bad_pieces,
+                             source->last_error);
+    }
+
+  g_object_freeze_notify (G_OBJECT (self));
+  PUBLISH (completed_bytes, completed, PROP_COMPLETED_BYTES);
+  PUBLISH (speed, speed, PROP_SPEED);
+  PUBLISH (eta, (speed > 0 && self->size >= 0) ? (gint64) ((self->size - completed) / speed) : -1,
+           PROP_ETA);
+  PUBLISH (active_sources, active, PROP_ACTIVE_SOURCES);
+  if (self->piece_map_changed)
+    {
+      self->piece_map_changed = FALSE;
+      self->piece_map_serial++;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PIECE_MAP_SERIAL]);
+    }
+  g_object_thaw_notify (G_OBJECT (self));
+
+  _atlas_download_persist (self);
+  if (self->state == ATLAS_DOWNLOAD_ACTIVE)
+    {
+      _atlas_download_schedule (self);
+      if (self->connections->len == 0 && !self->finalizing)
+        {
+          gboolean any_usable = FALSE;
+
+          for (guint i = 0; i < self->sources->len; i++)
+            {
+              Source *source = g_ptr_array_index (self->sources, i);
+              any_usable |= source->state != ATLAS_SOURCE_DROPPED
+                            && source->state != ATLAS_SOURCE_BANNED;
+            }
+          if (!any_usable)
+            {
+              g_autoptr (GString) message = g_string_new ("Every source failed: ");
+              for (guint i = 0; i < self->sources->len; i++)
+                {
+                  Source *source = g_ptr_array_index (self->sources, i);
+                  g_string_append_printf (message, "%s%s: %s", i ? "; " : "", source->url,
+                                          source->last_error ? source->last_error : "unknown");
+                }
+              g_string_append (message, ". Add another mirror or retry later");
+              _atlas_download_fail (self, ATLAS_ERROR_NO_SOURCES, message->str);
+            }
+        }
+    }
+}
+
+/* ---- public API -------------------------------------------------------- */
+
+guint64 atlas_download_get_id (AtlasDownload *self) { return self->id; }
+const char *atlas_download_get_name (AtlasDownload *self) { return self->name; }
+const char *atlas_download_get_path (AtlasDownload *self) { return self->path; }
+AtlasDownloadState atlas_download_get_state (AtlasDownload *self) { return self->state; }
+gint64 atlas_download_get_size (AtlasDownload *self) { return self->size; }
+guint64 atlas_download_get_completed_bytes (AtlasDownload *self) { return self->completed_bytes; }
+guint64 atlas_download_get_speed (AtlasDownload *self) { return self->speed; }
+gint64 atlas_download_get_eta (AtlasDownload *self) { return self->eta; }
+const char *atlas_download_get_error_message (AtlasDownload *self) { return self->error_message; }
+int atlas_download_get_error_code (AtlasDownload *self) { return self->error_code; }
+guint atlas_download_get_n_pieces (AtlasDownload *self) { return self->n_pieces; }
+guint64 atlas_download_get_piece_length (AtlasDownload *self) { return self->piece_length; }
+guint atlas_download_get_active_sources (AtlasDownload *self) { return self->active_sources; }
+
+GListModel *
+atlas_download_get_sources (AtlasDownload *self)
+{
+  return G_LIST_MODEL (self->source_views);
+}
+
+GBytes *
+atlas_download_get_piece_states (AtlasDownload *self)
+{
+  return g_bytes_new (self->piece_states, self->n_pieces);
+}
+
+GBytes *
+atlas_download_get_piece_sources (AtlasDownload *self)
+{
+  return g_bytes_new (self->piece_sources, self->n_pieces * sizeof (guint16));
+}
+
+GArray *
+atlas_download_get_checksums (AtlasDownload *self)
+{
+  return atlas_request_get_checksums (self->request);
+}
+
+GStrv
+atlas_download_get_log (AtlasDownload *self)
+{
+  GStrv lines = g_new0 (char *, self->log->len + 1);
+
+  for (guint i = 0; i < self->log->len; i++)
+    lines[i] = g_strdup (g_ptr_array_index (self->log, i));
+  return lines;
+}
+
+void
+atlas_download_pause (AtlasDownload *self)
+{
+  if (self->state == ATLAS_DOWNLOAD_ACTIVE)
+    _atlas_download_deactivate (self, ATLAS_DOWNLOAD_PAUSED);
+  else if (self->state == ATLAS_DOWNLOAD_QUEUED)
+    _atlas_download_set_state (self, ATLAS_DOWNLOAD_PAUSED, NULL);
+}
+
+void
+atlas_download_resume (AtlasDownload *self)
+{
+  if (self->state != ATLAS_DOWNLOAD_PAUSED && self->state != ATLAS_DOWNLOAD_FAILED)
+    return;
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+      /* A retry forgives transient give-ups, never a ban for bad data. */
+      if (source->state == ATLAS_SOURCE_DROPPED)
+        source->state = ATLAS_SOURCE_IDLE;
+    }
+  _atlas_download_set_state (self, ATLAS_DOWNLOAD_QUEUED, NULL);
+}

@@ -33,6 +33,8 @@ guint64            atlas_download_get_completed_bytes (AtlasDownload *self);
 guint64            atlas_download_get_speed           (AtlasDownload *self);
 gint64             atlas_download_get_eta             (AtlasDownload *self);
 const char        *atlas_download_get_error_message   (AtlasDownload *self);
+/* The AtlasError code of a failed download (ATLAS_ERROR_FAILED otherwise). */
+int                atlas_download_get_error_code      (AtlasDownload *self);
 guint              atlas_download_get_n_pieces        (AtlasDownload *self);
 guint64            atlas_download_get_piece_length    (AtlasDownload *self);
 guint              atlas_download_get_active_sources  (AtlasDownload *self);

@@ -27,6 +27,7 @@ typedef enum
   ATLAS_ERROR_BUSY,             /* the queue is owned by another process */
   ATLAS_ERROR_CANCELLED,
   ATLAS_ERROR_NOT_FOUND,
+  ATLAS_ERROR_EXISTS,           /* the same file is already in the queue */
 } AtlasError;
 
 GQuark atlas_error_quark (void);

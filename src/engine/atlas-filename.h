@@ -16,4 +16,8 @@ char *atlas_filename_sanitize (const char *name, GError **error);
  * "download" if it has none. */
 char *atlas_filename_from_url (const char *url);
 
+/* @name quoted for an error message: control characters and invalid UTF-8
+ * shown as \xNN escapes, and cut after about 80 bytes. */
+char *atlas_filename_display (const char *name);
+
 G_END_DECLS

@@ -22,4 +22,8 @@ void atlas_link_duplicate_free        (AtlasLinkDuplicate *link);
  * the strongest known digest in @checksum. FALSE if none is usable. */
 gboolean atlas_http_parse_digest (const char *value, AtlasChecksum *checksum);
 
+/* TRUE for an absolute http, https or ftp URL with a host and no spaces or
+ * control characters: the only URLs the engine will fetch from a mirror list. */
+gboolean atlas_http_url_is_fetchable (const char *url);
+
 G_END_DECLS

@@ -1,1 +1,505 @@
-/* placeholder: being written */
+#include "atlas-piece-writer.h"
+
+#include "atlas-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bounded memory whatever the file size: at most this much waits for the disk. */
+#define HIGH_WATER (16 * 1024 * 1024)
+#define LOW_WATER (4 * 1024 * 1024)
+/* fdatasync at most once a second or every 64 MiB of verified data. */
+#define SYNC_INTERVAL_US G_USEC_PER_SEC
+#define SYNC_BYTES (64 * 1024 * 1024)
+
+typedef enum
+{
+  JOB_WRITE,
+  JOB_END_STREAM,
+  JOB_CLOSE,
+} JobKind;
+
+typedef struct
+{
+  JobKind kind;
+  guint stream;
+  guint64 offset;
+  guint8 *block;
+  gsize length;
+} Job;
+
+typedef struct
+{
+  guint64 next_offset;  /* where this stream's next byte lands */
+  guint piece;
+  gboolean hashing;     /* the hasher has seen this piece from its first byte */
+  AtlasHasher *hasher;
+} Stream;
+
+typedef enum
+{
+  EVENT_CHECKED,
+  EVENT_DURABLE,
+  EVENT_DRAINED,
+  EVENT_FAILED,
+} EventKind;
+
+typedef struct
+{
+  EventKind kind;
+  AtlasPieceResult result;
+  guint piece;
+  GError *error;
+} Event;
+
+struct _AtlasPieceWriter
+{
+  /* Fixed at creation. */
+  char *path;
+  guint64 size;
+  guint64 piece_length;
+  guint n_pieces;
+  AtlasHashType piece_type;
+  GBytes *expected;
+  GMainContext *context;
+  AtlasPieceWriterCallbacks callbacks;
+  gpointer user_data;
+
+  GThread *thread;
+  GAsyncQueue *jobs;
+  gssize queued;          /* atomic: bytes waiting */
+  gint want_drained;      /* atomic: the owner paused transfers */
+
+  /* Writer thread only. */
+  int fd;
+  GError *failure;
+  GHashTable *streams;    /* stream id -> Stream* */
+  GArray *unsynced;       /* guint pieces verified but not yet durable */
+  guint64 unsynced_bytes;
+  gint64 last_sync;
+
+  /* Events for the owner's context. */
+  GMutex lock;
+  GArray *events;         /* Event */
+  GSource *notify;        /* idle that delivers events, NULL when none pending */
+};
+
+static void
+stream_free (Stream *stream)
+{
+  g_clear_pointer (&stream->hasher, atlas_hasher_free);
+  g_free (stream);
+}
+
+static gboolean deliver_events_cb (gpointer data);
+
+static void
+post_event (AtlasPieceWriter *writer, Event *event)
+{
+  g_mutex_lock (&writer->lock);
+  g_array_append_val (writer->events, *event);
+  if (writer->notify == NULL)
+    {
+      writer->notify = g_idle_source_new ();
+      g_source_set_priority (writer->notify, G_PRIORITY_DEFAULT);
+      g_source_set_callback (writer->notify, deliver_events_cb, writer, NULL);
+      g_source_set_name (writer->notify, "[atlas] piece writer events");
+      g_source_attach (writer->notify, writer->context);
+    }
+  g_mutex_unlock (&writer->lock);
+}
+
+static void
+deliver (AtlasPieceWriter *writer, GArray *events)
+{
+  g_autoptr (GArray) results = g_array_new (FALSE, FALSE, sizeof (AtlasPieceResult));
+  g_autoptr (GArray) durable = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  /* Keep the order that matters: every verdict before the durability of the
+   * same piece. Batching consecutive events of a kind keeps callbacks few. */
+  for (guint i = 0; i <= events->len; i++)
+    {
+      Event *event = i < events->len ? &g_array_index (events, Event, i) : NULL;
+
+      if (results->len > 0 && (event == NULL || event->kind != EVENT_CHECKED))
+        {
+          writer->callbacks.pieces_checked ((AtlasPieceResult *) results->data, results->len,
+                                            writer->user_data);
+          g_array_set_size (results, 0);
+        }
+      if (durable->len > 0 && (event == NULL || event->kind != EVENT_DURABLE))
+        {
+          writer->callbacks.pieces_durable ((guint *) durable->data, durable->len,
+                                            writer->user_data);
+          g_array_set_size (durable, 0);
+        }
+      if (event == NULL)
+        break;
+
+      switch (event->kind)
+        {
+        case EVENT_CHECKED:
+          g_array_append_val (results, event->result);
+          break;
+        case EVENT_DURABLE:
+          g_array_append_val (durable, event->piece);
+          break;
+        case EVENT_DRAINED:
+          writer->callbacks.drained (writer->user_data);
+          break;
+        case EVENT_FAILED:
+          writer->callbacks.failed (event->error, writer->user_data);
+          g_error_free (event->error);
+          break;
+        }
+    }
+}
+
+static GArray *
+take_events (AtlasPieceWriter *writer)
+{
+  GArray *events;
+
+  g_mutex_lock (&writer->lock);
+  events = writer->events;
+  writer->events = g_array_new (FALSE, FALSE, sizeof (Event));
+  if (writer->notify != NULL)
+    {
+      g_source_destroy (writer->notify);
+      g_clear_pointer (&writer->notify, g_source_unref);
+    }
+  g_mutex_unlock (&writer->lock);
+  return events;
+}
+
+static gboolean
+deliver_events_cb (gpointer data)
+{
+  AtlasPieceWriter *writer = data;
+  g_autoptr (GArray) events = take_events (writer);
+
+  deliver (writer, events);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+fail (AtlasPieceWriter *writer, int errsv, const char *what)
+{
+  Event event = { .kind = EVENT_FAILED };
+  int code = (errsv == ENOSPC || errsv == EDQUOT || errsv == EFBIG) ? ATLAS_ERROR_DISK_FULL
+                                                                     : ATLAS_ERROR_IO;
+
+  if (writer->failure != NULL)
+    return;
+  if (code == ATLAS_ERROR_DISK_FULL)
+    g_set_error (&writer->failure, ATLAS_ERROR, code,
+                 "No space left to %s “%s”: free some space, then resume the download",
+                 what, writer->path);
+  else
+    g_set_error (&writer->failure, ATLAS_ERROR, code, "Cannot %s “%s”: %s", what, writer->path,
+                 g_strerror (errsv));
+  event.error = g_error_copy (writer->failure);
+  post_event (writer, &event);
+}
+
+static void
+sync_now (AtlasPieceWriter *writer)
+{
+  if (writer->unsynced->len == 0 || writer->failure != NULL)
+    return;
+
+  if (fdatasync (writer->fd) != 0)
+    {
+      fail (writer, errno, "sync");
+      return;
+    }
+  for (guint i = 0; i < writer->unsynced->len; i++)
+    {
+      Event event = { .kind = EVENT_DURABLE, .piece = g_array_index (writer->unsynced, guint, i) };
+      post_event (writer, &event);
+    }
+  g_array_set_size (writer->unsynced, 0);
+  writer->unsynced_bytes = 0;
+  writer->last_sync = g_get_monotonic_time ();
+}
+
+static guint64
+piece_end (AtlasPieceWriter *writer, guint piece)
+{
+  return MIN ((guint64) (piece + 1) * writer->piece_length, writer->size);
+}
+
+static void
+piece_finished (AtlasPieceWriter *writer, guint stream_id, Stream *stream)
+{
+  Event event = { .kind = EVENT_CHECKED };
+  gsize digest_length = atlas_hash_type_digest_length (writer->piece_type);
+
+  event.result.piece = stream->piece;
+  event.result.stream = stream_id;
+  atlas_hasher_finish (stream->hasher, event.result.digest);
+  event.result.good = TRUE;
+  if (writer->expected != NULL)
+    {
+      gsize n;
+      const guint8 *expected = g_bytes_get_data (writer->expected, &n);
+
+      event.result.good = (stream->piece + 1) * digest_length <= n
+                          && memcmp (expected + stream->piece * digest_length,
+                                     event.result.digest, digest_length) == 0;
+    }
+  if (event.result.good)
+    {
+      g_array_append_val (writer->unsynced, stream->piece);
+      writer->unsynced_bytes += piece_end (writer, stream->piece)
+                                - (guint64) stream->piece * writer->piece_length;
+    }
+  post_event (writer, &event);
+}
+
+/* Feeds [offset, offset+length) of one stream to its piece hashes. */
+static void
+hash_block (AtlasPieceWriter *writer, guint stream_id, guint64 offset, const guint8 *data,
+            gsize length)
+{
+  Stream *stream = g_hash_table_lookup (writer->streams, GUINT_TO_POINTER (stream_id));
+
+  if (stream == NULL)
+    {
+      stream = g_new0 (Stream, 1);
+      stream->hasher = atlas_hasher_new (writer->piece_type);
+      stream->next_offset = G_MAXUINT64;
+      g_hash_table_insert (writer->streams, GUINT_TO_POINTER (stream_id), stream);
+    }
+
+  while (length > 0)
+    {
+      guint piece = offset / writer->piece_length;
+      guint64 end = piece_end (writer, piece);
+      gsize chunk = MIN (length, end - offset);
+
+      if (offset == (guint64) piece * writer->piece_length)
+        {
+          /* A piece starts here: begin its hash afresh. */
+          guint8 scratch[ATLAS_HASH_MAX_DIGEST];
+
+          if (stream->hashing)
+            atlas_hasher_finish (stream->hasher, scratch);
+          stream->hashing = TRUE;
+          stream->piece = piece;
+        }
+      else if (offset != stream->next_offset || piece != stream->piece)
+        {
+          /* A gap: this piece cannot be hashed in-stream and will be fetched
+           * again by whoever claims it next. */
+          stream->hashing = FALSE;
+        }
+
+      if (stream->hashing)
+        {
+          atlas_hasher_update (stream->hasher, data, chunk);
+          if (offset + chunk == end)
+            {
+              piece_finished (writer, stream_id, stream);
+              stream->hashing = FALSE;
+            }
+        }
+      offset += chunk;
+      data += chunk;
+      length -= chunk;
+      stream->next_offset = offset;
+    }
+}
+
+static void
+write_block (AtlasPieceWriter *writer, Job *job)
+{
+  gsize done = 0;
+
+  if (writer->failure != NULL)
+    return;
+
+  while (done < job->length)
+    {
+      ssize_t n = pwrite (writer->fd, job->block + done, job->length - done, job->offset + done);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          fail (writer, n < 0 ? errno : ENOSPC, "write to");
+          return;
+        }
+      done += n;
+    }
+  hash_block (writer, job->stream, job->offset, job->block, job->length);
+}
+
+static void
+open_file (AtlasPieceWriter *writer)
+{
+  int err;
+
+  writer->fd = open (writer->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (writer->fd < 0)
+    {
+      fail (writer, errno, "open");
+      return;
+    }
+  /* Reserve the space up front so a full disk shows now, not at 99 %. */
+  err = posix_fallocate (writer->fd, 0, writer->size);
+  if (err == EOPNOTSUPP || err == EINVAL)
+    err = ftruncate (writer->fd, writer->size) == 0 ? 0 : errno;
+  if (err != 0)
+    fail (writer, err, "reserve space for");
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  AtlasPieceWriter *writer = data;
+  gboolean running = TRUE;
+
+  open_file (writer);
+  writer->last_sync = g_get_monotonic_time ();
+
+  while (running)
+    {
+      Job *job = g_async_queue_timeout_pop (writer->jobs, SYNC_INTERVAL_US / 4);
+
+      if (job == NULL)
+        {
+          /* Idle: make what we have durable now rather than later. */
+          sync_now (writer);
+          continue;
+        }
+
+      switch (job->kind)
+        {
+        case JOB_WRITE:
+          write_block (writer, job);
+          if (g_atomic_pointer_add (&writer->queued, -(gssize) job->length) - (gint64) job->length
+                < LOW_WATER
+              && g_atomic_int_compare_and_exchange (&writer->want_drained, 1, 0))
+            {
+              Event event = { .kind = EVENT_DRAINED };
+              post_event (writer, &event);
+            }
+          g_free (job->block);
+          break;
+        case JOB_END_STREAM:
+          g_hash_table_remove (writer->streams, GUINT_TO_POINTER (job->stream));
+          break;
+        case JOB_CLOSE:
+          running = FALSE;
+          break;
+        }
+      g_free (job);
+
+      if (writer->unsynced_bytes >= SYNC_BYTES
+          || (writer->unsynced->len > 0
+              && g_get_monotonic_time () - writer->last_sync >= SYNC_INTERVAL_US))
+        sync_now (writer);
+    }
+
+  sync_now (writer);
+  if (writer->fd >= 0)
+    close (writer->fd);
+  writer->fd = -1;
+  return NULL;
+}
+
+AtlasPieceWriter *
+atlas_piece_writer_new (const char *path, guint64 size, guint64 piece_length,
+                        AtlasHashType piece_type, GBytes *expected, GMainContext *context,
+                        const AtlasPieceWriterCallbacks *callbacks, gpointer user_data)
+{
+  AtlasPieceWriter *writer = g_new0 (AtlasPieceWriter, 1);
+
+  writer->path = g_strdup (path);
+  writer->size = size;
+  writer->piece_length = piece_length;
+  writer->n_pieces = piece_length > 0 ? (size + piece_length - 1) / piece_length : 0;
+  writer->piece_type = piece_type != ATLAS_HASH_NONE ? piece_type : ATLAS_HASH_SHA256;
+  writer->expected = expected != NULL ? g_bytes_ref (expected) : NULL;
+  writer->context = g_main_context_ref (context);
+  writer->callbacks = *callbacks;
+  writer->user_data = user_data;
+  writer->fd = -1;
+  writer->jobs = g_async_queue_new ();
+  writer->streams = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) stream_free);
+  writer->unsynced = g_array_new (FALSE, FALSE, sizeof (guint));
+  writer->events = g_array_new (FALSE, FALSE, sizeof (Event));
+  g_mutex_init (&writer->lock);
+  writer->thread = g_thread_new ("atlas-writer", writer_thread, writer);
+  return writer;
+}
+
+void
+atlas_piece_writer_write (AtlasPieceWriter *writer, guint stream, guint64 offset, guint8 *block,
+                          gsize length)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = JOB_WRITE;
+  job->stream = stream;
+  job->offset = offset;
+  job->block = block;
+  job->length = length;
+  g_atomic_pointer_add (&writer->queued, (gssize) length);
+  g_async_queue_push (writer->jobs, job);
+}
+
+void
+atlas_piece_writer_end_stream (AtlasPieceWriter *writer, guint stream)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = JOB_END_STREAM;
+  job->stream = stream;
+  g_async_queue_push (writer->jobs, job);
+}
+
+guint64
+atlas_piece_writer_get_queued (AtlasPieceWriter *writer)
+{
+  return (guint64) g_atomic_pointer_get (&writer->queued);
+}
+
+gboolean
+atlas_piece_writer_is_full (AtlasPieceWriter *writer)
+{
+  if (atlas_piece_writer_get_queued (writer) < HIGH_WATER)
+    return FALSE;
+  g_atomic_int_set (&writer->want_drained, 1);
+  return TRUE;
+}
+
+void
+atlas_piece_writer_close (AtlasPieceWriter *writer)
+{
+  Job *job = g_new0 (Job, 1);
+  g_autoptr (GArray) events = NULL;
+
+  job->kind = JOB_CLOSE;
+  g_async_queue_push (writer->jobs, job);
+  g_thread_join (writer->thread);
+
+  /* The thread is gone: report what it found last, here and now, so the
+   * owner can record the final durable pieces before it forgets the writer. */
+  events = take_events (writer);
+  deliver (writer, events);
+
+  g_async_queue_unref (writer->jobs);
+  g_hash_table_destroy (writer->streams);
+  g_array_unref (writer->unsynced);
+  g_array_unref (writer->events);
+  g_clear_error (&writer->failure);
+  g_clear_pointer (&writer->expected, g_bytes_unref);
+  g_main_context_unref (writer->context);
+  g_mutex_clear (&writer->lock);
+  g_free (writer->path);
+  g_free (writer);
+}

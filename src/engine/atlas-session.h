@@ -39,10 +39,12 @@ void     atlas_session_stop       (AtlasSession *self);
 gboolean atlas_session_is_running (AtlasSession *self);
 
 /* Adds a download for @request. Fails if the request has no usable source or
- * if a download with the same final path is already queued (ATLAS_ERROR_FAILED
+ * if a download with the same final path is already queued (ATLAS_ERROR_EXISTS
  * with a message naming it). */
 AtlasDownload *atlas_session_add    (AtlasSession *self, const AtlasRequest *request, GError **error);
 AtlasDownload *atlas_session_lookup (AtlasSession *self, guint64 id);
+/* The download whose final file is @path, if one is queued. */
+AtlasDownload *atlas_session_lookup_by_path (AtlasSession *self, const char *path);
 /* Removes @download from the queue; with @delete_files its .part (and, if
  * complete, its final file) are deleted too. */
 void           atlas_session_remove (AtlasSession *self, AtlasDownload *download, gboolean delete_files);

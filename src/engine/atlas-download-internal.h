@@ -1,0 +1,169 @@
+/* atlas-download-internal.h — the state shared by atlas-download.c (the
+ * GObject, its lifecycle and persistence) and atlas-download-transfer.c
+ * (connections, response checks and scheduling). Not for other files. */
+#pragma once
+
+#include "atlas-download-private.h"
+#include "atlas-file-hasher.h"
+#include "atlas-piece-writer.h"
+#include "atlas-rate-limiter.h"
+#include "atlas-scheduler.h"
+#include "atlas-session-private.h"
+#include "atlas-source-private.h"
+
+G_BEGIN_DECLS
+
+#define ATLAS_DEFAULT_PIECE_LENGTH (1024 * 1024)
+/* A source that sends this many bad pieces is banned for this download. */
+#define ATLAS_BAD_PIECES_BAN 2
+#define ATLAS_MAX_LINK_MIRRORS 16
+
+typedef struct _Source Source;
+typedef struct _Connection Connection;
+
+struct _Source
+{
+  AtlasSource *view;
+  guint index;
+  char *url;
+  char *host_key;           /* scheme://host:port: per-server connection caps */
+  gboolean is_ftp;
+  guint priority;           /* 0 = unspecified, sorts last */
+  gboolean preferred;       /* located in the user's country */
+  AtlasSourceState state;
+  guint connections;
+  guint consecutive_failures;
+  guint errors;
+  guint bad_pieces;
+  gint64 retry_at;          /* monotonic us; 0 = now */
+  char *etag;               /* validators seen on its first good response */
+  char *last_modified;
+  guint64 bytes;
+  guint64 bytes_at_tick;
+  double speed;
+  char *last_error;
+};
+
+struct _Connection
+{
+  AtlasDownload *download;
+  Source *source;
+  CURL *easy;
+  struct curl_slist *headers;
+  char error_buffer[CURL_ERROR_SIZE];
+  AtlasRange *range;        /* NULL while probing for the size */
+  guint stream;
+  guint64 request_start;    /* bytes [request_start, request_end) were asked for */
+  guint64 request_end;
+  guint64 pos;              /* absolute offset of the next byte to arrive */
+  guint8 *block;
+  gsize block_fill;
+  guint64 block_offset;
+  GByteArray *copy;         /* endgame copy: held in memory until it wins */
+
+  /* The response, from its headers. */
+  gboolean checked;
+  gint64 cr_start, cr_end, cr_total;
+  char *etag;
+  char *last_modified;
+  gint64 retry_after;
+
+  /* How it ended. */
+  char *reject;             /* the source lied or broke the protocol: drop it */
+  char *failure;            /* a transient failure: retry later */
+  gboolean range_done;      /* we stopped it because its range is complete */
+  gboolean lost_race;       /* an endgame copy finished first */
+  gboolean paused;
+  gint64 started;
+  gint64 last_data;
+  guint64 received;
+};
+
+struct _AtlasDownload
+{
+  GObject parent_instance;
+
+  AtlasSession *session;    /* weak: the session owns us */
+  guint64 id;
+  AtlasRequest *request;
+  char *name;
+  char *path;
+  char *part_path;
+  AtlasDownloadState state;
+  char *error_message;
+  int error_code;
+
+  /* Layout: fixed by the Metalink or by the first response. */
+  gint64 size;
+  guint64 piece_length;
+  guint n_pieces;
+  AtlasHashType piece_type;
+  GBytes *expected_pieces;
+  guint8 *piece_states;     /* AtlasPieceState per piece */
+  guint16 *piece_sources;   /* source index per piece, 0xffff = none */
+  guint8 *piece_digests;    /* our own record: digest per good piece */
+  guint8 *verified;         /* bitmap of durable good pieces */
+  gboolean verified_dirty;
+  guint prefix;             /* pieces 0..prefix-1 are good */
+  AtlasScheduler *scheduler;
+
+  /* Sources and transfers. */
+  GPtrArray *sources;       /* Source* */
+  GListStore *source_views; /* AtlasSource */
+  GPtrArray *connections;   /* Connection* */
+  GArray *stream_sources;   /* guint: source index per stream id */
+  guint next_stream;
+  gboolean from_metalink;
+  AtlasRateLimiter limiter;
+  gboolean waiting_for_writer;
+
+  AtlasPieceWriter *writer;
+  AtlasFileHasher *file_hasher;
+  GArray *file_digests;     /* AtlasChecksum computed, when done */
+  gboolean finalizing;
+
+  /* Progress, published on the tick. */
+  guint64 good_bytes;
+  guint64 received_unchecked;
+  guint64 bytes_at_tick;
+  gint64 tick_time;
+  double speed_window[8];
+  guint speed_slot;
+  guint64 speed;
+  guint64 completed_bytes;
+  gint64 eta;
+  guint active_sources;
+  guint piece_map_serial;
+  gboolean piece_map_changed;
+
+  GPtrArray *log;
+  guint reap_source;
+};
+
+/* atlas-download.c */
+void _atlas_download_log (AtlasDownload *self, GLogLevelFlags level, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
+void _atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state,
+                                const char *error_message);
+void _atlas_download_fail (AtlasDownload *self, int code, const char *message);
+void _atlas_download_set_layout (AtlasDownload *self, gint64 size, guint64 piece_length);
+void _atlas_download_open_storage (AtlasDownload *self);
+guint64 _atlas_download_piece_start (AtlasDownload *self, guint piece);
+guint64 _atlas_download_piece_end (AtlasDownload *self, guint piece);
+void _atlas_download_check_done (AtlasDownload *self);
+
+/* atlas-download-transfer.c */
+void _atlas_download_schedule (AtlasDownload *self);
+void _atlas_download_cancel_connection (AtlasDownload *self, Connection *connection,
+                                        const char *why);
+void _atlas_download_cancel_all (AtlasDownload *self);
+void _atlas_download_defer_cancel (AtlasDownload *self, Connection *connection);
+void _atlas_download_check_stalls (AtlasDownload *self, gint64 now);
+void _atlas_download_unpause_transfers (AtlasDownload *self);
+Source *_atlas_download_add_source (AtlasDownload *self, const char *url, guint priority,
+                                    const char *location);
+void _atlas_download_source_free (Source *source);
+void _atlas_download_ban_source (AtlasDownload *self, Source *source, AtlasSourceState state,
+                                 const char *reason);
+
+G_END_DECLS

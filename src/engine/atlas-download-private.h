@@ -1,0 +1,38 @@
+#pragma once
+
+#include <curl/curl.h>
+
+#include "atlas-download.h"
+#include "atlas-request.h"
+#include "atlas-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct _AtlasSession AtlasSession;
+
+/* Takes @request. @final_path is where the verified file will land. */
+AtlasDownload *_atlas_download_new (AtlasSession *session, guint64 id, AtlasRequest *request,
+                                    const char *final_path);
+/* Rebuilds a download's progress from its queue record. */
+void _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record);
+/* The record to insert for a new download. */
+AtlasStoreRecord *_atlas_download_to_record (AtlasDownload *self);
+
+const AtlasRequest *_atlas_download_get_request (AtlasDownload *self);
+/* Marks pieces already good on disk (repair of an existing file). */
+void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, gint64 size,
+                                    const guint8 *good, guint n_pieces);
+
+/* Session-driven lifecycle. */
+void _atlas_download_activate (AtlasDownload *self);   /* QUEUED -> ACTIVE */
+void _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state);
+void _atlas_download_tick (AtlasDownload *self, gint64 now);
+void _atlas_download_reschedule (AtlasDownload *self);
+/* Resumes transfers paused by a speed limit once tokens are available. */
+void _atlas_download_unpause_transfers (AtlasDownload *self);
+/* Stops everything and forgets the session (the download is being removed). */
+void _atlas_download_detach (AtlasDownload *self);
+/* Persists progress now (pause, close). */
+void _atlas_download_persist (AtlasDownload *self);
+
+G_END_DECLS
