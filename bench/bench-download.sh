@@ -11,6 +11,8 @@ usage() {
     cat <<'EOF'
 usage: bench/bench-download.sh [options]
   --runs N            measured runs per tool (default 5; median is reported)
+  --warmup N          unmeasured rounds per scenario before the measured ones (default 0;
+                      still verified, logged in <scenario>.warmup.tsv)
   --size SIZE         fast4 file size (default 1G)
   --capped-size SIZE  capped4 file size (default 512M)
   --mixed-size SIZE   mixed file size (default 512M)
@@ -30,7 +32,7 @@ usage: bench/bench-download.sh [options]
 EOF
 }
 
-RUNS=5
+RUNS=5; WARMUP=0
 SIZE=1G; CAPPED_SIZE=512M; MIXED_SIZE=512M; RSS_SIZE=4G
 SMOKE=0; REPORT=0; PARTIAL_MIXED=0; CONN_LIMIT=1
 ONLY=()
@@ -39,6 +41,7 @@ ATLAS_BIN=${ATLAS:-}
 while (($#)); do
     case $1 in
         --runs) RUNS=$2; shift 2 ;;
+        --warmup) WARMUP=$2; shift 2 ;;
         --size) SIZE=$2; shift 2 ;;
         --capped-size) CAPPED_SIZE=$2; shift 2 ;;
         --mixed-size) MIXED_SIZE=$2; shift 2 ;;
@@ -57,6 +60,7 @@ while (($#)); do
     esac
 done
 [[ $RUNS =~ ^[1-9][0-9]?$ ]] || bench_die "--runs must be 1..99"
+[[ $WARMUP =~ ^[0-9]$ ]] || bench_die "--warmup must be 0..9"
 if ((SMOKE)); then
     RUNS=1; SIZE=64M; CAPPED_SIZE=32M; MIXED_SIZE=32M
     [[ $OUT == "$BENCH_DIR/results/latest" ]] && OUT=$BENCH_DIR/results/smoke
@@ -103,6 +107,7 @@ START=$SECONDS
     printf 'atlas\t%s\n' "${ATLAS_BIN:-n/a}"
     printf 'test_mirror\t%s\n' "${MIRROR_BIN:-n/a}"
     printf 'runs\t%s\n' "$RUNS"
+    printf 'warmup\t%s\n' "$WARMUP"
     printf 'smoke\t%s\n' "$SMOKE"
     printf 'timeout_s\t%s\n' "$BENCH_TIMEOUT"
 } >"$OUT/env.tsv"
@@ -153,6 +158,15 @@ run_tools() {
         esac
         runnable+=("$tool")
     done
+    if ((WARMUP > 0)); then
+        bench_runs_header >"$OUT/$scen.warmup.tsv"
+        for ((r = 1; r <= WARMUP; r++)); do
+            for tool in "${runnable[@]}"; do
+                tool_cmd "$tool" "$DL"
+                bench_measure "$OUT/$scen.warmup.tsv" "$scen" "$tool" "w$r" "$DL" "$DL/$NAME" "$SHA" -- "${CMD[@]}"
+            done
+        done
+    fi
     for ((r = 1; r <= RUNS; r++)); do
         for tool in "${runnable[@]}"; do
             tool_cmd "$tool" "$DL"
@@ -179,6 +193,7 @@ make_meta() {
 write_meta() {  # write_meta SCENARIO key value ...
     local f=$OUT/$1.meta; shift
     printf 'key\tvalue\n' >"$f"
+    printf 'loadavg\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$f"
     while (($# >= 2)); do printf '%s\t%s\n' "$1" "$2" >>"$f"; shift 2; done
 }
 

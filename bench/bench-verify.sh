@@ -7,6 +7,9 @@
 # whole file together, median of 5 runs) next to one run of coreutils sha256sum.
 #
 # Usage: bench/bench-verify.sh [BUILD-DIR] [SIZE-MIB]
+# Layouts that lost on our 2-core machines can be compared with
+# ATLAS_VERIFY_MMAP=1 (map the file instead of pread) and
+# ATLAS_VERIFY_PIECE_WORKERS=N (piece threads besides the whole-file thread).
 set -eu
 
 here=$(cd "$(dirname "$0")/.." && pwd)

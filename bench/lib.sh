@@ -282,7 +282,7 @@ bench_measure() {
         timeout -k 5 "$BENCH_TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
     local wall rss usr sys
     read -r wall rss usr sys < <(grep -E '^[0-9.]+ [0-9]+ [0-9.]+ [0-9.]+$' "$tf" | tail -n 1) || true
-    if ((rc == 124 || rc == 137)); then
+    if ((rc == 124)) || { ((rc == 137)) && [[ ${wall%.*} -ge $BENCH_TIMEOUT ]]; }; then
         status=TIMEOUT; note="killed after ${BENCH_TIMEOUT}s"
     elif [[ ! -f $outfile ]]; then
         status=FAIL; note="exit $rc, no output file"

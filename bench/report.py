@@ -20,7 +20,7 @@ TITLES = {
     "capped4": "capped4 — 4 nginx mirrors capped at 20 MiB/s each (80 MiB/s total)",
     "mixed": "mixed — fast, medium, slow, stalling, corrupting and dead mirrors",
     "mixed-partial": "mixed-partial — fast, medium, slow and dead mirrors (no test mirror)",
-    "rss4g": "rss4g — atlas peak RSS on a 4 GiB download",
+    "rss4g": "rss4g — atlas peak RSS on a large (default 4 GiB) download",
 }
 TOOL_DESC = {
     "atlas-metalink": "atlas (Metalink)",
@@ -105,7 +105,7 @@ def main():
                   f"per-run timeout {env.get('timeout_s', '?')} s.")
     md.append("")
     md.append("Columns: **wall** is the median wall time of the runs; **MiB/s** is file size / median wall;")
-    md.append("**vs atlas** is tool wall / atlas wall (> 1 means atlas is faster); **RSS** is the median of")
+    md.append("**vs atlas** is tool wall / atlas (Metalink) wall (> 1 means atlas is faster); **RSS** is the median of")
     md.append("each run's peak RSS (GNU time `%M`); **CPU** is the median user+sys seconds; **correct** is `y` only")
     md.append("if every run exited 0 and produced the right SHA-256 — any bad run makes the row FAIL, and a")
     md.append("FAIL row never shows a time. Verification by the harness happens after the timer stops.")
@@ -130,6 +130,8 @@ def main():
         md.append(f"File {size / MIB:.0f} MiB ({size} bytes), Metalink with "
                   f"{int(meta.get('piece_bytes', MIB)) // 1024} KiB pieces + whole-file SHA-256. "
                   f"Mirrors: {meta.get('mirrors', '?')}.")
+        if "loadavg" in meta:
+            md.append(f"Load average when the scenario started: {meta['loadavg']} (2 cores; other jobs on the box add noise).")
         if "caps" in meta:
             md.append(f"Caps are {meta['caps']}.")
         ideal = float(meta["ideal_s"]) if "ideal_s" in meta else None

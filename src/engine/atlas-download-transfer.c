@@ -154,14 +154,17 @@ range_time_left (AtlasRange *range, gpointer user_data)
 {
   AtlasDownload *self = user_data;
   Connection *connection = range->owner;
-  gint64 elapsed = g_get_monotonic_time () - connection->started;
-  double speed = elapsed > 0 ? connection->received * (double) G_USEC_PER_SEC / elapsed : 0;
-  guint64 left = _atlas_download_piece_end (self, range->next) - MIN (connection->pos,
-                 _atlas_download_piece_end (self, range->next));
+  gint64 now = g_get_monotonic_time ();
+  gint64 elapsed = now - connection->started;
+  guint64 end = _atlas_download_piece_end (self, range->next);
+  guint64 left = end - MIN (connection->pos, end);
+  double speed;
 
-  if (connection->received == 0 || speed < 1)
+  /* Silent for half a second: whatever its average, it is stuck now. */
+  if (connection->received == 0 || now - connection->last_data > G_USEC_PER_SEC / 2)
     return G_MAXDOUBLE;
-  return left / speed;
+  speed = connection->received * (double) G_USEC_PER_SEC / MAX (elapsed, 1);
+  return left / MAX (speed, 1.0);
 }
 
 static guint
@@ -318,6 +321,9 @@ start_connection (AtlasDownload *self, Source *source, AtlasRange *range)
   if (connection->headers != NULL)
     curl_easy_setopt (connection->easy, CURLOPT_HTTPHEADER, connection->headers);
 
+  g_debug ("download %" G_GUINT64_FORMAT ": %s pieces %u-%u%s from %s", self->id,
+           range ? "fetching" : "probing", range ? range->start : 0, range ? range->end - 1 : 0,
+           range && range->duplicate ? " (endgame copy)" : "", source->url);
   source->connections++;
   if (source->state == ATLAS_SOURCE_IDLE || source->state == ATLAS_SOURCE_BACKING_OFF)
     source->state = ATLAS_SOURCE_CONNECTING;
@@ -745,19 +751,18 @@ release_connection (AtlasDownload *self, Connection *connection)
 }
 
 static gint64
-backoff_delay (Source *source, Connection *connection)
+backoff_delay (Source *source, gint64 retry_after)
 {
   gint64 delay = G_USEC_PER_SEC << MIN (source->consecutive_failures - 1, 5);
 
-  if (connection->retry_after > 0)
-    delay = MAX (delay, MIN (connection->retry_after, 60) * G_USEC_PER_SEC);
+  if (retry_after > 0)
+    delay = MAX (delay, MIN (retry_after, 60) * G_USEC_PER_SEC);
   return MIN (delay, MAX_BACKOFF_US);
 }
 
 static void
-record_failure (AtlasDownload *self, Connection *connection, const char *reason)
+record_failure (AtlasDownload *self, Source *source, const char *reason, gint64 retry_after)
 {
-  Source *source = connection->source;
   guint max_retries = atlas_settings_get_max_retries (atlas_session_get_settings (self->session));
 
   source->errors++;
@@ -773,71 +778,79 @@ record_failure (AtlasDownload *self, Connection *connection, const char *reason)
       return;
     }
   source->state = ATLAS_SOURCE_BACKING_OFF;
-  source->retry_at = g_get_monotonic_time () + backoff_delay (source, connection);
+  source->retry_at = g_get_monotonic_time () + backoff_delay (source, retry_after);
   _atlas_download_log (self, G_LOG_LEVEL_MESSAGE, "%s: %s; retrying in %" G_GINT64_FORMAT " s",
                        source->url, reason,
                        (source->retry_at - g_get_monotonic_time () + G_USEC_PER_SEC / 2)
                          / G_USEC_PER_SEC);
 }
 
+/* Why a transfer ended, decided before the connection is released. Returns a
+ * transient failure to retry, or NULL; a protocol violation is left in
+ * connection->reject. */
+static char *
+classify_end (AtlasDownload *self, Connection *connection, CURLcode result)
+{
+  if (connection->reject != NULL || connection->lost_race)
+    return NULL;
+  if (connection->range_done)
+    return NULL;  /* we stopped it on purpose */
+  if (result == CURLE_OK && connection->checked && connection->pos == connection->request_end)
+    return NULL;  /* the whole range arrived */
+  if (connection->failure != NULL)
+    return g_strdup (connection->failure);
+  if (result != CURLE_OK)
+    {
+      g_autofree char *reason =
+        g_strdup_printf ("%s%s%s", curl_easy_strerror (result),
+                         connection->error_buffer[0] ? ": " : "", connection->error_buffer);
+      /* A redirect loop or a redirect to a forbidden scheme is the server's
+       * doing: retrying will not help. */
+      if (result == CURLE_TOO_MANY_REDIRECTS || result == CURLE_UNSUPPORTED_PROTOCOL)
+        {
+          reject (connection, "%s", reason);
+          return NULL;
+        }
+      return g_steal_pointer (&reason);
+    }
+  if (!connection->checked)
+    {
+      /* An error status with an empty body never reached write_cb. */
+      if (!check_response (self, connection) && connection->failure != NULL)
+        return g_strdup (connection->failure);
+      if (connection->reject == NULL)
+        return g_strdup ("the response had no body");
+      return NULL;
+    }
+  return g_strdup_printf ("the connection closed after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+                          " bytes", connection->pos - connection->request_start,
+                          connection->request_end - connection->request_start);
+}
+
 static void
 finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
 {
   Source *source = connection->source;
+  g_autofree char *failure = NULL;
+  g_autofree char *rejection = NULL;
+  gint64 retry_after = connection->retry_after;
 
-  if (connection->reject == NULL && !connection->lost_race)
-    {
-      if (connection->range != NULL && connection->copy == NULL
-          && connection->range->next < connection->range->end)
-        flush_block (self, connection);
+  g_debug ("download %" G_GUINT64_FORMAT ": %s ended (%s) at %" G_GUINT64_FORMAT "%s%s", self->id,
+           source->url, curl_easy_strerror (result), connection->pos,
+           connection->range_done ? ", range done" : "", connection->lost_race ? ", lost race" : "");
 
-      if (connection->range_done)
-        ; /* we stopped it on purpose */
-      else if (result == CURLE_OK && connection->checked && connection->pos == connection->request_end)
-        ; /* the whole range arrived */
-      else if (connection->failure != NULL)
-        record_failure (self, connection, connection->failure);
-      else if (result != CURLE_OK)
-        {
-          g_autofree char *reason =
-            g_strdup_printf ("%s%s%s", curl_easy_strerror (result),
-                             connection->error_buffer[0] ? ": " : "", connection->error_buffer);
-          /* A redirect to a forbidden scheme or a loop is the server's doing:
-           * retrying will not help. */
-          if (result == CURLE_TOO_MANY_REDIRECTS || result == CURLE_UNSUPPORTED_PROTOCOL)
-            reject (connection, "%s", reason);
-          else
-            record_failure (self, connection, reason);
-        }
-      else if (!connection->checked)
-        {
-          long status = 0;
-          curl_easy_getinfo (connection->easy, CURLINFO_RESPONSE_CODE, &status);
-          /* An error status with an empty body never reached write_cb. */
-          if (!check_response (self, connection) && connection->failure != NULL)
-            record_failure (self, connection, connection->failure);
-          else if (connection->reject == NULL)
-            record_failure (self, connection, "the response had no body");
-        }
-      else
-        {
-          g_autofree char *reason =
-            g_strdup_printf ("the connection closed after %" G_GUINT64_FORMAT " of %"
-                             G_GUINT64_FORMAT " bytes",
-                             connection->pos - connection->request_start,
-                             connection->request_end - connection->request_start);
-          record_failure (self, connection, reason);
-        }
-    }
+  if (connection->reject == NULL && !connection->lost_race && connection->range != NULL
+      && connection->copy == NULL && connection->range->next < connection->range->end)
+    flush_block (self, connection);
+  failure = classify_end (self, connection, result);
+  rejection = g_steal_pointer (&connection->reject);
 
-  if (connection->reject != NULL)
-    {
-      g_autofree char *why = g_steal_pointer (&connection->reject);
-      release_connection (self, connection);
-      _atlas_download_ban_source (self, source, ATLAS_SOURCE_DROPPED, why);
-    }
-  else
-    release_connection (self, connection);
+  /* Release first: banning a source cancels its other connections. */
+  release_connection (self, connection);
+  if (rejection != NULL)
+    _atlas_download_ban_source (self, source, ATLAS_SOURCE_DROPPED, rejection);
+  else if (failure != NULL)
+    record_failure (self, source, failure, retry_after);
 
   _atlas_download_schedule (self);
   _atlas_download_check_done (self);

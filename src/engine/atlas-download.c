@@ -244,8 +244,13 @@ _atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state, const 
 }
 
 void
-_atlas_download_fail (AtlasDownload *self, int code, const char *message)
+_atlas_download_fail (AtlasDownload *self, int code, const char *reason)
 {
+  /* @reason may belong to a worker that is about to be freed below. */
+  g_autofree char *message = g_strdup (reason);
+
+  if (self->state == ATLAS_DOWNLOAD_FAILED)
+    return;
   self->error_code = code;
   _atlas_download_log (self, G_LOG_LEVEL_CRITICAL, "%s", message);
   _atlas_download_cancel_all (self);
@@ -833,7 +838,10 @@ _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state)
   self->speed = 0;
   self->eta = -1;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPEED]);
-  _atlas_download_set_state (self, state, state == ATLAS_DOWNLOAD_FAILED ? self->error_message : NULL);
+  {
+    g_autofree char *message = state == ATLAS_DOWNLOAD_FAILED ? g_strdup (self->error_message) : NULL;
+    _atlas_download_set_state (self, state, message);
+  }
 }
 
 void

@@ -46,16 +46,12 @@ hasher_thread (gpointer data)
   g_autoptr (GPtrArray) hashers = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_hasher_free);
   g_autofree guint8 *buffer = g_malloc (CHUNK);
   guint64 offset = 0;
-  int fd = open (hasher->path, O_RDONLY | O_CLOEXEC);
-
-  if (fd < 0)
-    g_set_error (&hasher->error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot read “%s” to hash it: %s",
-                 hasher->path, g_strerror (errno));
+  int fd = -1;
 
   for (guint i = 0; i < hasher->types->len; i++)
     g_ptr_array_add (hashers, atlas_hasher_new (g_array_index (hasher->types, AtlasHashType, i)));
 
-  while (fd >= 0 && offset < hasher->size)
+  while (hasher->error == NULL && offset < hasher->size)
     {
       guint64 available;
       ssize_t n;
@@ -67,6 +63,14 @@ hasher_thread (gpointer data)
       g_mutex_unlock (&hasher->lock);
       if (hasher->stopping)
         break;
+
+      /* Opened only once bytes are final: the writer thread creates the file. */
+      if (fd < 0 && (fd = open (hasher->path, O_RDONLY | O_CLOEXEC)) < 0)
+        {
+          g_set_error (&hasher->error, ATLAS_ERROR, ATLAS_ERROR_IO,
+                       "Cannot read “%s” to hash it: %s", hasher->path, g_strerror (errno));
+          break;
+        }
 
       n = pread (fd, buffer, MIN (CHUNK, available - offset), offset);
       if (n < 0 && errno == EINTR)

@@ -266,6 +266,20 @@ percent_decode_segment (const char *segment, gsize length)
   return g_string_free (out, FALSE);
 }
 
+/* The path of an absolute URL, or all of @url when it has no scheme; NULL
+ * when an absolute URL has no path at all ("https://example.org"). */
+static const char *
+url_path (const char *url)
+{
+  const char *authority = strstr (url, "://");
+  const char *authority_end;
+
+  if (authority == NULL)
+    return url;
+  authority_end = authority + 3 + strcspn (authority + 3, "/?#");
+  return *authority_end == '/' ? authority_end : NULL;
+}
+
 char *
 atlas_filename_from_url (const char *url)
 {
@@ -275,20 +289,9 @@ atlas_filename_from_url (const char *url)
   g_autofree char *decoded = NULL;
   char *safe;
 
-  if (url == NULL)
+  path = url != NULL ? url_path (url) : NULL;
+  if (path == NULL)
     return g_strdup ("download");
-
-  path = url;
-  {
-    const char *authority = strstr (url, "://");
-
-    if (authority != NULL)
-      {
-        path = strchr (authority + 3, '/');
-        if (path == NULL)
-          return g_strdup ("download");
-      }
-  }
 
   path_end = path + strcspn (path, "?#");
   segment = path_end;

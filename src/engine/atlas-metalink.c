@@ -338,17 +338,16 @@ parse_byte_count (ParseState *state, const char *what, const char *text, guint64
                   guint64 *value, GError **error)
 {
   gsize length = strlen (text);
+  g_autofree char *shown = atlas_filename_display (text);
 
   if (text[0] == '-')
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                   "file %s: the %s “%.40s” is negative", state->file_shown, what, text);
+                   "file %s: the %s %s is negative", state->file_shown, what, shown);
       return FALSE;
     }
   if (length == 0 || strspn (text, "0123456789") != length)
     {
-      g_autofree char *shown = atlas_filename_display (text);
-
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
                    "file %s: the %s %s is not a number of bytes", state->file_shown, what, shown);
       return FALSE;
@@ -357,8 +356,8 @@ parse_byte_count (ParseState *state, const char *what, const char *text, guint64
   if (length > 19 || (*value = g_ascii_strtoull (text, NULL, 10)) > limit)
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_UNSAFE_INPUT,
-                   "file %s: the %s %.40s%s is larger than the limit of %" G_GUINT64_FORMAT " bytes",
-                   state->file_shown, what, text, length > 40 ? "…" : "", limit);
+                   "file %s: the %s %s is larger than the limit of %" G_GUINT64_FORMAT " bytes",
+                   state->file_shown, what, shown, limit);
       return FALSE;
     }
   return TRUE;
@@ -796,6 +795,28 @@ static const GMarkupParser metalink_parser = {
   NULL,
 };
 
+/* GMarkup quotes the offending text in its messages, which need not be valid
+ * UTF-8 or free of control characters. */
+static void
+set_markup_error (GError **error, const GError *markup_error)
+{
+  g_autofree char *valid = g_utf8_make_valid (markup_error->message, -1);
+  GString *clean = g_string_new (NULL);
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+        g_string_append_printf (clean, "\\x%02x", c);
+      else
+        g_string_append_unichar (clean, c);
+    }
+  g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
+               "the Metalink document is not well-formed XML: %s", clean->str);
+  g_string_free (clean, TRUE);
+}
+
 static gboolean
 is_blank (const char *data, gsize length)
 {
@@ -811,6 +832,7 @@ atlas_metalink_parse (const char *data, gsize length, GError **error)
   g_autoptr(ParseState) state = NULL;
   g_autoptr(GMarkupParseContext) context = NULL;
   g_autoptr(GError) local_error = NULL;
+  const char *invalid = NULL;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
 
@@ -833,6 +855,14 @@ atlas_metalink_parse (const char *data, gsize length, GError **error)
       return NULL;
     }
 
+  if (!g_utf8_validate_len (data, length, &invalid))
+    {
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
+                   "the Metalink document is not valid UTF-8 (at byte %" G_GSIZE_FORMAT ")",
+                   (gsize) (invalid - data));
+      return NULL;
+    }
+
   state = parse_state_new ();
   context = g_markup_parse_context_new (&metalink_parser,
                                         G_MARKUP_TREAT_CDATA_AS_TEXT | G_MARKUP_PREFIX_ERROR_POSITION,
@@ -845,8 +875,7 @@ atlas_metalink_parse (const char *data, gsize length, GError **error)
       if (local_error->domain == ATLAS_ERROR)
         g_propagate_error (error, g_steal_pointer (&local_error));
       else
-        g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                     "the Metalink document is not well-formed XML: %s", local_error->message);
+        set_markup_error (error, local_error);
       return NULL;
     }
 

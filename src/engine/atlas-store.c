@@ -37,7 +37,6 @@
 
 #include <errno.h>
 #include <sqlite3.h>
-#include <glib/gstdio.h>
 
 #include "atlas-error.h"
 #include "atlas-types.h"
@@ -123,10 +122,10 @@ static const char * const stmt_sql[N_STMTS] = {
     " request, verified, piece_digests, validators, error_message, created, finished"
     " FROM downloads ORDER BY position, id",
   [STMT_INSERT] =
-    "INSERT INTO downloads (position, state, name, directory, filename, size,"
+    "INSERT INTO downloads (id, position, state, name, directory, filename, size,"
     " piece_length, request, verified, piece_digests, validators, error_message,"
     " created, finished)"
-    " VALUES ((SELECT IFNULL (MAX (position), 0) + 1 FROM downloads),"
+    " VALUES (?14, (SELECT IFNULL (MAX (position), 0) + 1 FROM downloads),"
     " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
   /* "finished" follows the state so that a restarted download forgets it. */
   [STMT_UPDATE_STATE] =
@@ -933,6 +932,12 @@ worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
         bind_text (stmt, 11, r->error_message);
         sqlite3_bind_int64 (stmt, 12, r->created);
         sqlite3_bind_int64 (stmt, 13, r->finished);
+        /* The session numbers downloads itself so it can show an id at once;
+         * 0 lets SQLite choose. */
+        if (r->id > 0)
+          sqlite3_bind_int64 (stmt, 14, r->id);
+        else
+          sqlite3_bind_null (stmt, 14);
         if (!step_done (shared, stmt, "adding a download", error))
           return FALSE;
         *out_id = sqlite3_last_insert_rowid (shared->db);

@@ -53,7 +53,7 @@ void       atlas_store_load_async  (AtlasStore *self, GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *atlas_store_load_finish (AtlasStore *self, GAsyncResult *result, GError **error);
 
-/* Inserts @record (its id and position are assigned: position goes last);
+/* Inserts @record (position goes last; its id is kept when nonzero, else assigned);
  * the finish function returns the new id, 0 on error. */
 void   atlas_store_insert_async  (AtlasStore *self, const AtlasStoreRecord *record,
                                   GCancellable *cancellable, GAsyncReadyCallback callback,

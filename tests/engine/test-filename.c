@@ -107,6 +107,8 @@ test_filename_from_url (void)
   assert_from_url ("https://example.org/..%5C..%5Cevil", "download");
   assert_from_url ("https://example.org/x%0Ay", "x_y");
   assert_from_url ("https://example.org/100%", "100%");
+  assert_from_url ("https://example.org?next=/other.iso", "download");
+  assert_from_url ("atlas-1.0.iso", "atlas-1.0.iso");
 }
 
 static void

@@ -314,8 +314,13 @@ test_metalink_broken_documents (void)
   assert_text_fails ("<rss xmlns=\"urn:ietf:params:xml:ns:metalink\"/>", ATLAS_ERROR_INVALID_INPUT, "“rss”");
   assert_text_fails (ML4_OPEN ML4_CLOSE, ATLAS_ERROR_INVALID_INPUT, "no <file>");
   assert_text_fails (ML4_OPEN "<file name=\"a\"><url>http://h/a</url></file>" ML4_CLOSE ML4_OPEN ML4_CLOSE,
-                     ATLAS_ERROR_INVALID_INPUT, "");
+                     ATLAS_ERROR_INVALID_INPUT, "more than one root element");
   assert_text_fails ("garbage", ATLAS_ERROR_INVALID_INPUT, "not well-formed");
+  /* GMarkup would quote the bad bytes in its message; ours says where they are. */
+  assert_text_fails (ML4_OPEN "<file name=\"caf\xe9\"><url>http://h/a</url></file>" ML4_CLOSE,
+                     ATLAS_ERROR_INVALID_INPUT, "not valid UTF-8 (at byte 65)");
+  assert_text_fails (ML4_OPEN "<file name=\"a\"><size>1\x01</size><url>http://h/a</url></file>" ML4_CLOSE,
+                     ATLAS_ERROR_INVALID_INPUT, "\\x01");
 }
 
 static void

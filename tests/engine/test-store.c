@@ -96,7 +96,6 @@ remove_tree (const char *path)
 static void
 fixture_teardown (Fixture *fixture, gconstpointer data)
 {
-  g_chmod (fixture->dir, 0700);
   remove_tree (fixture->dir);
   g_free (fixture->dir);
   g_free (fixture->path);
@@ -721,7 +720,7 @@ crash_child (void)
       /* Die with a deep queue, while the worker is busy committing. */
       if (generation == 2 * CRASH_FLUSHED_GENERATION)
         {
-          g_usleep (g_random_int_range (0, 20000));
+          g_usleep (g_random_int_range (0, 8000));
           raise (SIGKILL);
         }
     }

@@ -1,4 +1,8 @@
-/* test-verifier.c — checking files on disk against piece and whole-file hashes. */
+/* test-verifier.c — checking files on disk against piece and whole-file hashes.
+ *
+ * meson runs this twice: as is, where files are read with pread, and with
+ * ATLAS_VERIFY_MMAP=1, where they are mapped.
+ */
 #include "atlas-verifier.h"
 
 #include "atlas-error.h"
@@ -6,6 +10,7 @@
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PIECE_LENGTH (64 * 1024)
 
@@ -440,6 +445,34 @@ test_inconsistent_expectation (Fixture *f, gconstpointer user_data)
 }
 
 static void
+test_huge_piece_length (Fixture *f, gconstpointer user_data)
+{
+  static const guint bad[] = { 0, 1, 2 };
+  const guint8 *data = fixture_write (f, 1000);
+  g_autofree guint8 *digests = g_malloc0 (3 * 32);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(AtlasVerifyResult) result = NULL;
+  AtlasVerifyExpectation expect = {
+    .piece_type = ATLAS_HASH_SHA256,
+    .piece_length = G_GUINT64_CONSTANT (1) << 63,
+    .size = -1,
+  };
+
+  /* A hostile Metalink: offsets of the later pieces would wrap around 2^64.
+   * The file ends inside piece 0, which is not the last, so all are missing. */
+  atlas_hash_buffer (ATLAS_HASH_SHA256, data, 1000, digests);
+  bytes = g_bytes_new (digests, 3 * 32);
+  expect.piece_digests = bytes;
+  result = verify (f, &expect);
+
+  g_assert_false (result->ok);
+  g_assert_cmpuint (result->n_pieces, ==, 3);
+  assert_bad_pieces (result, bad, G_N_ELEMENTS (bad));
+  g_assert_cmpuint (result->bad_ranges->len, ==, 1);
+  assert_range (result, 0, 0, G_MAXUINT64);
+}
+
+static void
 test_cancelled (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
@@ -572,6 +605,53 @@ test_async_cancelled (Fixture *f, gconstpointer user_data)
   expectation_clear (&expect);
 }
 
+static void
+cancel_on_progress_cb (guint64 done, guint64 total, gpointer user_data)
+{
+  GCancellable *cancellable = user_data;
+
+  g_cancellable_cancel (cancellable);
+}
+
+static void
+test_async_cancel_midway (Fixture *f, gconstpointer user_data)
+{
+  /* A sparse file: cheap to make, yet it takes a few hundred milliseconds to
+   * hash, enough for the first progress tick to cancel the verify. */
+  const goffset size = 768 * 1024 * 1024;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+  AtlasChecksum whole = { ATLAS_HASH_SHA256, { 0 } };
+  AtlasVerifyExpectation expect = { .size = -1, .checksums = checksums };
+  AsyncState state = { 0 };
+
+  fixture_write (f, 0);
+  g_assert_cmpint (truncate (f->path, size), ==, 0);
+  g_array_append_val (checksums, whole);
+
+  g_main_context_push_thread_default (context);
+  state.context = context;
+  state.thread = g_thread_self ();
+  atlas_verify_file_async (f->path, &expect, cancellable, cancel_on_progress_cb, cancellable,
+                           verify_done_cb, &state);
+  while (!state.finished)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+
+  /* On a machine that hashes the file before the first tick there was
+   * nothing to cancel. */
+  if (state.result != NULL && !g_cancellable_is_cancelled (cancellable))
+    {
+      atlas_verify_result_free (state.result);
+      g_test_skip ("The verify finished before the first progress tick");
+      return;
+    }
+  g_assert_null (state.result);
+  g_assert_error (state.error, ATLAS_ERROR, ATLAS_ERROR_CANCELLED);
+  g_clear_error (&state.error);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -590,10 +670,12 @@ main (int argc, char **argv)
   ADD ("pieces-only", test_pieces_only);
   ADD ("empty-file", test_empty_file);
   ADD ("inconsistent-expectation", test_inconsistent_expectation);
+  ADD ("huge-piece-length", test_huge_piece_length);
   ADD ("cancelled", test_cancelled);
   ADD ("nonexistent", test_nonexistent);
   ADD ("async-progress", test_async_progress);
   ADD ("async-cancelled", test_async_cancelled);
+  ADD ("async-cancel-midway", test_async_cancel_midway);
 #undef ADD
 
   return g_test_run ();

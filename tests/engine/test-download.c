@@ -1,0 +1,441 @@
+/* Downloads against the project's misbehaving mirror: every test asserts what
+ * a user would see — the bytes on disk, the final state, why a mirror was
+ * dropped — never internal counters alone. */
+#include "atlas-test-util.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <signal.h>
+
+#define PIECE (1024 * 1024)
+#define FILE_SIZE (24 * 1024 * 1024 + 12345)  /* a short last piece on purpose */
+
+typedef struct
+{
+  TestMirror *mirror;
+  char *out_dir;
+  AtlasChecksum sum;
+  GBytes *pieces;
+  AtlasSettings *settings;
+  AtlasSession *session;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  fixture->mirror = test_mirror_start ();
+  fixture->sum = test_make_file (fixture->mirror->root, "file.bin", FILE_SIZE, 42);
+  path = g_build_filename (fixture->mirror->root, "file.bin", NULL);
+  fixture->pieces = test_piece_digests (path, PIECE);
+  fixture->out_dir = test_make_temp_dir ();
+  fixture->settings = atlas_settings_new ();
+  atlas_settings_set_download_directory (fixture->settings, fixture->out_dir);
+  atlas_settings_set_stall_timeout (fixture->settings, 2);
+  atlas_settings_set_max_retries (fixture->settings, 2);
+  fixture->session = test_open_session (NULL, fixture->settings, &error);
+  g_assert_no_error (error);
+  atlas_session_start (fixture->session);
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  test_close_session (fixture->session);
+  g_object_unref (fixture->settings);
+  g_bytes_unref (fixture->pieces);
+  test_remove_tree (fixture->out_dir);
+  g_free (fixture->out_dir);
+  test_mirror_stop (fixture->mirror);
+}
+
+/* A request like a Metalink's: size, piece hashes, whole-file hash, mirrors. */
+static AtlasRequest *
+metalink_request (Fixture *fixture, const char *const *modes)
+{
+  AtlasRequest *request = atlas_request_new ();
+
+  for (guint i = 0; modes[i] != NULL; i++)
+    {
+      g_autofree char *url = test_mirror_url (fixture->mirror, modes[i], "file.bin");
+      atlas_request_add_url (request, url, i + 1, NULL);
+    }
+  atlas_request_set_size (request, FILE_SIZE);
+  atlas_request_set_pieces (request, ATLAS_HASH_SHA256, PIECE, fixture->pieces);
+  atlas_request_add_checksum (request, &fixture->sum);
+  atlas_request_set_filename (request, "file.bin");
+  return request;
+}
+
+static AtlasDownload *
+run_download (Fixture *fixture, AtlasRequest *request, AtlasDownloadState expected)
+{
+  g_autoptr (GError) error = NULL;
+  AtlasDownload *download = atlas_session_add (fixture->session, request, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (download);
+  g_assert_cmpint (test_wait_for_end (download, 60), ==, expected);
+  return download;
+}
+
+static AtlasSource *
+find_source (AtlasDownload *download, const char *modes)
+{
+  GListModel *sources = atlas_download_get_sources (download);
+  g_autofree char *needle = g_strdup_printf ("/%s/", modes);
+
+  for (guint i = 0; i < g_list_model_get_n_items (sources); i++)
+    {
+      g_autoptr (AtlasSource) source = g_list_model_get_item (sources, i);
+      if (strstr (atlas_source_get_url (source), needle) != NULL)
+        return source;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+assert_complete_and_correct (Fixture *fixture, AtlasDownload *download)
+{
+  g_autofree char *part = g_strconcat (atlas_download_get_path (download), ".part", NULL);
+
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_assert_false (g_file_test (part, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (atlas_download_get_completed_bytes (download), ==, FILE_SIZE);
+}
+
+static void
+test_plain_url (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autofree char *url = test_mirror_url (fixture->mirror, "-", "file.bin");
+  AtlasDownload *download;
+
+  /* No size, no pieces: the engine learns the layout from the first answer. */
+  atlas_request_add_url (request, url, 0, NULL);
+  atlas_request_add_checksum (request, &fixture->sum);
+  download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  assert_complete_and_correct (fixture, download);
+  g_assert_cmpstr (atlas_download_get_name (download), ==, "file.bin");
+  g_assert_cmpuint (atlas_download_get_n_pieces (download), ==, FILE_SIZE / PIECE + 1);
+}
+
+static void
+test_several_mirrors (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "-", "delay=1", "delay=2", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  GListModel *sources = atlas_download_get_sources (download);
+  guint used = 0;
+
+  assert_complete_and_correct (fixture, download);
+  /* The work was spread: more than one mirror delivered bytes. */
+  for (guint i = 0; i < g_list_model_get_n_items (sources); i++)
+    {
+      g_autoptr (AtlasSource) source = g_list_model_get_item (sources, i);
+      used += atlas_source_get_bytes_received (source) > 0;
+    }
+  g_assert_cmpuint (used, >=, 2);
+}
+
+static void
+test_stalling_mirror (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "stall=300000", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  gint64 start = g_get_monotonic_time ();
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+
+  assert_complete_and_correct (fixture, download);
+  /* The stalled mirror's pieces moved elsewhere well before any timeout. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+}
+
+static void
+test_resetting_mirror (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "reset=1500000", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+
+  assert_complete_and_correct (fixture, download);
+  g_assert_cmpuint (atlas_source_get_errors (find_source (download, "reset=1500000")), >=, 1);
+}
+
+static void
+test_503_mirror (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "status=503", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  AtlasSource *source;
+
+  assert_complete_and_correct (fixture, download);
+  source = find_source (download, "status=503");
+  g_assert_cmpuint (atlas_source_get_bytes_received (source), ==, 0);
+  g_assert_nonnull (strstr (atlas_source_get_last_error (source), "503"));
+}
+
+static void
+assert_dropped (AtlasDownload *download, const char *modes, const char *reason)
+{
+  AtlasSource *source = find_source (download, modes);
+
+  g_assert_cmpint (atlas_source_get_state (source), ==, ATLAS_SOURCE_DROPPED);
+  g_assert_nonnull (atlas_source_get_last_error (source));
+  if (strstr (atlas_source_get_last_error (source), reason) == NULL)
+    g_error ("expected “%s” in “%s”", reason, atlas_source_get_last_error (source));
+}
+
+static void
+test_ignores_range (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "norange", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+
+  assert_complete_and_correct (fixture, download);
+  assert_dropped (download, "norange", "ignores Range");
+}
+
+static void
+test_file_changes (Fixture *fixture, gconstpointer data)
+{
+  /* After its second request this mirror serves a different file. */
+  const char *modes[] = { "change=2,rate=8M", "rate=8M", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+
+  assert_complete_and_correct (fixture, download);
+  assert_dropped (download, "change=2,rate=8M", "changed");
+}
+
+static void
+test_corrupt_mirror_banned (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "corrupt=all", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  AtlasSource *source = find_source (download, "corrupt=all");
+
+  assert_complete_and_correct (fixture, download);
+  g_assert_cmpint (atlas_source_get_state (source), ==, ATLAS_SOURCE_BANNED);
+  g_assert_cmpuint (atlas_source_get_bad_pieces (source), >=, 2);
+}
+
+static void
+test_redirect_loop (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "redirect=loop", "redirect=scheme", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+
+  assert_complete_and_correct (fixture, download);
+  g_assert_cmpint (atlas_source_get_state (find_source (download, "redirect=loop")), ==,
+                   ATLAS_SOURCE_DROPPED);
+  /* A redirect to file:// is refused, never followed. */
+  g_assert_cmpint (atlas_source_get_state (find_source (download, "redirect=scheme")), ==,
+                   ATLAS_SOURCE_DROPPED);
+}
+
+static void
+test_lying_size (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "liesize=99999999", "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  AtlasDownload *download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+
+  assert_complete_and_correct (fixture, download);
+  assert_dropped (download, "liesize=99999999", "size");
+}
+
+static void
+test_dead_mirror (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autofree char *good = test_mirror_url (fixture->mirror, "-", "file.bin");
+  AtlasDownload *download;
+
+  /* Port 1 on loopback: nothing listens there. */
+  atlas_request_add_url (request, "http://127.0.0.1:1/file.bin", 1, NULL);
+  atlas_request_add_url (request, good, 2, NULL);
+  atlas_request_set_size (request, FILE_SIZE);
+  atlas_request_add_checksum (request, &fixture->sum);
+  download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  assert_complete_and_correct (fixture, download);
+}
+
+static void
+test_all_mirrors_dead (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autofree char *missing = test_mirror_url (fixture->mirror, "-", "no-such-file.bin");
+  AtlasDownload *download;
+  g_autofree char *part = NULL;
+
+  atlas_request_add_url (request, "http://127.0.0.1:1/file.bin", 1, NULL);
+  atlas_request_add_url (request, missing, 2, NULL);
+  atlas_request_set_filename (request, "file.bin");
+  download = run_download (fixture, request, ATLAS_DOWNLOAD_FAILED);
+  g_assert_cmpint (atlas_download_get_error_code (download), ==, ATLAS_ERROR_NO_SOURCES);
+  /* The message names every source and why it failed. */
+  g_assert_nonnull (strstr (atlas_download_get_error_message (download), "127.0.0.1:1"));
+  g_assert_nonnull (strstr (atlas_download_get_error_message (download), "404"));
+  g_assert_false (g_file_test (atlas_download_get_path (download), G_FILE_TEST_EXISTS));
+}
+
+static void
+test_wrong_hash (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autofree char *url = test_mirror_url (fixture->mirror, "-", "file.bin");
+  AtlasChecksum wrong = fixture->sum;
+  AtlasDownload *download;
+
+  wrong.digest[0] ^= 1;
+  atlas_request_add_url (request, url, 0, NULL);
+  atlas_request_add_checksum (request, &wrong);
+  download = run_download (fixture, request, ATLAS_DOWNLOAD_FAILED);
+  g_assert_cmpint (atlas_download_get_error_code (download), ==, ATLAS_ERROR_HASH_MISMATCH);
+  g_assert_nonnull (strstr (atlas_download_get_error_message (download), "sha-256"));
+  /* Nothing is ever reported complete at the final path. */
+  g_assert_false (g_file_test (atlas_download_get_path (download), G_FILE_TEST_EXISTS));
+}
+
+static void
+test_speed_limit (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  gint64 start = g_get_monotonic_time ();
+  double seconds;
+  AtlasDownload *download;
+
+  /* 24 MiB at 12 MiB/s: about two seconds, not a fraction of one. */
+  atlas_settings_set_global_speed_limit (fixture->settings, 12 * 1024 * 1024);
+  download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  assert_complete_and_correct (fixture, download);
+  g_test_message ("24 MiB at a 12 MiB/s limit took %.2f s", seconds);
+  g_assert_cmpfloat (seconds, >, 1.6);
+  g_assert_cmpfloat (seconds, <, 4.0);
+}
+
+static gboolean
+timeout_cb_helper (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+pause_cb (gpointer data)
+{
+  atlas_download_pause (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_pause_resume (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "rate=16M", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  g_autoptr (GError) error = NULL;
+  AtlasDownload *download = atlas_session_add (fixture->session, request, &error);
+  guint64 before, sent_before;
+  gboolean done = FALSE;
+
+  g_assert_no_error (error);
+  g_timeout_add (700, pause_cb, download);
+  g_timeout_add (900, (GSourceFunc) timeout_cb_helper, &done);
+  test_run_until (&done, 10);
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_PAUSED);
+  before = atlas_download_get_completed_bytes (download);
+  sent_before = test_mirror_bytes_sent (fixture->mirror);
+  g_assert_cmpuint (before, >, 0);
+  g_assert_cmpuint (before, <, FILE_SIZE);
+
+  atlas_download_resume (download);
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  assert_complete_and_correct (fixture, download);
+  /* Resuming fetched at most what was missing plus the pieces in flight. */
+  g_assert_cmpuint (test_mirror_bytes_sent (fixture->mirror) - sent_before, <=,
+                    FILE_SIZE - (before / PIECE) * PIECE + 2 * PIECE);
+}
+
+static void
+test_disk_full (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  g_autoptr (GError) error = NULL;
+  struct rlimit saved, small;
+  AtlasDownload *download;
+
+  /* A file-size limit makes the kernel refuse the space exactly as a full
+   * disk would (EFBIG instead of ENOSPC) without needing a mount. */
+  signal (SIGXFSZ, SIG_IGN);
+  getrlimit (RLIMIT_FSIZE, &saved);
+  small = saved;
+  small.rlim_cur = 4 * 1024 * 1024;
+  setrlimit (RLIMIT_FSIZE, &small);
+
+  download = atlas_session_add (fixture->session, request, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_FAILED);
+  g_assert_cmpint (atlas_download_get_error_code (download), ==, ATLAS_ERROR_DISK_FULL);
+  g_assert_nonnull (strstr (atlas_download_get_error_message (download), "space"));
+
+  /* Space is back: the same download resumes and completes. */
+  setrlimit (RLIMIT_FSIZE, &saved);
+  atlas_download_resume (download);
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  assert_complete_and_correct (fixture, download);
+}
+
+static void
+test_duplicate_is_noticed (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "rate=1M", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  g_autoptr (GError) error = NULL;
+  AtlasDownload *first = atlas_session_add (fixture->session, request, &error);
+
+  g_assert_no_error (error);
+  g_assert_null (atlas_session_add (fixture->session, request, &error));
+  g_assert_error (error, ATLAS_ERROR, ATLAS_ERROR_EXISTS);
+  g_assert_true (atlas_session_lookup_by_path (fixture->session, atlas_download_get_path (first))
+                 == first);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(name, func) \
+  g_test_add ("/download/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("plain-url", test_plain_url);
+  ADD ("several-mirrors", test_several_mirrors);
+  ADD ("stalling-mirror", test_stalling_mirror);
+  ADD ("resetting-mirror", test_resetting_mirror);
+  ADD ("503-mirror", test_503_mirror);
+  ADD ("ignores-range", test_ignores_range);
+  ADD ("file-changes", test_file_changes);
+  ADD ("corrupt-mirror-banned", test_corrupt_mirror_banned);
+  ADD ("redirect-loop-and-scheme", test_redirect_loop);
+  ADD ("lying-size", test_lying_size);
+  ADD ("dead-mirror", test_dead_mirror);
+  ADD ("all-mirrors-dead", test_all_mirrors_dead);
+  ADD ("wrong-hash", test_wrong_hash);
+  ADD ("speed-limit", test_speed_limit);
+  ADD ("pause-resume", test_pause_resume);
+  ADD ("disk-full", test_disk_full);
+  ADD ("duplicate-is-noticed", test_duplicate_is_noticed);
+  return g_test_run ();
+}
