@@ -282,7 +282,11 @@ start_connection (AtlasDownload *self, Source *source, AtlasRange *range)
   range_header = g_strdup_printf ("%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT,
                                   connection->request_start, connection->request_end - 1);
   curl_easy_setopt (connection->easy, CURLOPT_URL, source->url);
-  curl_easy_setopt (connection->easy, CURLOPT_RANGE, range_header);
+  if (range == NULL && source->is_ftp)
+    /* FTP has no Content-Range to learn the size from: ask for it (SIZE). */
+    curl_easy_setopt (connection->easy, CURLOPT_NOBODY, 1L);
+  else
+    curl_easy_setopt (connection->easy, CURLOPT_RANGE, range_header);
   curl_easy_setopt (connection->easy, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (connection->easy, CURLOPT_WRITEDATA, connection);
   curl_easy_setopt (connection->easy, CURLOPT_HEADERFUNCTION, header_cb);
@@ -479,14 +483,6 @@ check_response (AtlasDownload *self, Connection *connection)
     {
       /* FTP has no Content-Range; the REST offset is ours and the length is
        * checked as the bytes arrive. The size must be known from elsewhere. */
-      if (self->scheduler == NULL)
-        {
-          curl_off_t length = -1;
-          curl_easy_getinfo (connection->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
-          if (length <= 0)
-            return reject (connection, "FTP server did not report the file size");
-          _atlas_download_set_layout (self, length + (gint64) connection->request_start, 0);
-        }
       return TRUE;
     }
 
@@ -655,6 +651,9 @@ write_cb (char *data, size_t size, size_t count, void *user_data)
 
   if (connection->lost_race)
     return 0;
+  /* An FTP size probe: libcurl hands us emulated headers, not file data. */
+  if (connection->range == NULL && connection->source->is_ftp)
+    return length;
 
   if (!connection->checked)
     {
@@ -838,6 +837,21 @@ finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
   g_debug ("download %" G_GUINT64_FORMAT ": %s ended (%s) at %" G_GUINT64_FORMAT "%s%s", self->id,
            source->url, curl_easy_strerror (result), connection->pos,
            connection->range_done ? ", range done" : "", connection->lost_race ? ", lost race" : "");
+
+  if (connection->range == NULL && source->is_ftp && result == CURLE_OK)
+    {
+      curl_off_t length = -1;
+
+      curl_easy_getinfo (connection->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+      if (length < 0)
+        reject (connection, "the FTP server does not report the file size (SIZE)");
+      else if (self->scheduler == NULL)
+        {
+          _atlas_download_set_layout (self, length, 0);
+          _atlas_download_open_storage (self);
+        }
+      connection->range_done = TRUE;
+    }
 
   if (connection->reject == NULL && !connection->lost_race && connection->range != NULL
       && connection->copy == NULL && connection->range->next < connection->range->end)

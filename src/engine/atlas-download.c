@@ -546,6 +546,45 @@ describe_mismatch (AtlasDownload *self)
   return NULL;
 }
 
+/* Without piece hashes nothing tells which piece is wrong, so none can be
+ * trusted after a whole-file mismatch: a retry fetches everything again (and
+ * the user can leave out the mirror the log points at). */
+static void
+forget_unproven_pieces (AtlasDownload *self)
+{
+  g_autoptr (GString) contributors = g_string_new (NULL);
+
+  if (self->expected_pieces != NULL)
+    return;
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+      guint pieces = 0;
+
+      for (guint piece = 0; piece < self->n_pieces; piece++)
+        pieces += self->piece_sources[piece] == source->index;
+      if (pieces > 0)
+        g_string_append_printf (contributors, "%s%s (%u pieces)", contributors->len ? ", " : "",
+                                source->url, pieces);
+    }
+  _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                       "No piece hashes to tell which source sent bad data; pieces came from: %s. "
+                       "A retry fetches the whole file again",
+                       contributors->str);
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    {
+      atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, G_MAXUINT);
+      self->piece_states[piece] = ATLAS_PIECE_MISSING;
+      self->piece_sources[piece] = 0xffff;
+    }
+  memset (self->verified, 0, (self->n_pieces + 7) / 8);
+  self->good_bytes = 0;
+  self->prefix = 0;
+  self->verified_dirty = TRUE;
+  self->piece_map_changed = TRUE;
+  _atlas_download_persist (self);
+}
+
 static void
 rename_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -614,6 +653,7 @@ _atlas_download_check_done (AtlasDownload *self)
   mismatch = describe_mismatch (self);
   if (mismatch != NULL)
     {
+      forget_unproven_pieces (self);
       _atlas_download_fail (self, ATLAS_ERROR_HASH_MISMATCH, mismatch);
       return;
     }

@@ -3,7 +3,7 @@
 # progress bar on a terminal.  TAP on stdout.
 . "$(dirname "$0")/lib.sh"
 
-plan 25
+plan 26
 
 mkdir -p "$T/root" "$T/dl"
 make_file "$T/root/a.bin" 8
