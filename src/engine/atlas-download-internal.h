@@ -120,7 +120,8 @@ struct _AtlasDownload
   AtlasPieceWriter *writer;
   AtlasFileHasher *file_hasher;
   GArray *file_digests;     /* AtlasChecksum computed, when done */
-  gboolean finalizing;
+  gboolean finalizing;      /* the rename into place is running */
+  gboolean stopping;        /* the workers are being closed */
 
   /* Progress, published on the tick. */
   guint64 good_bytes;

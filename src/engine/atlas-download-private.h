@@ -32,6 +32,8 @@ void _atlas_download_reschedule (AtlasDownload *self);
 void _atlas_download_unpause_transfers (AtlasDownload *self);
 /* Stops everything and forgets the session (the download is being removed). */
 void _atlas_download_detach (AtlasDownload *self);
+/* TRUE while the verified file is being moved into place. */
+gboolean _atlas_download_is_finalizing (AtlasDownload *self);
 /* Persists progress now (pause, close). */
 void _atlas_download_persist (AtlasDownload *self);
 

@@ -752,7 +752,9 @@ release_connection (AtlasDownload *self, Connection *connection)
 static gint64
 backoff_delay (Source *source, gint64 retry_after)
 {
-  gint64 delay = G_USEC_PER_SEC << MIN (source->consecutive_failures - 1, 5);
+  /* 0.5 s, 1 s, 2 s...: a dead mirror is given up within seconds, a busy one
+   * may ask for longer with Retry-After. */
+  gint64 delay = (G_USEC_PER_SEC / 2) << MIN (source->consecutive_failures - 1, 6);
 
   if (retry_after > 0)
     delay = MAX (delay, MIN (retry_after, 60) * G_USEC_PER_SEC);

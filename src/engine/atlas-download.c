@@ -102,14 +102,15 @@ stop_workers (AtlasDownload *self)
 {
   /* Closing the writer reports its last verdicts and durable pieces
    * synchronously, so they are recorded before it is forgotten. */
-  if (self->writer != NULL)
-    {
-      AtlasPieceWriter *writer = g_steal_pointer (&self->writer);
-      self->writer = writer;
-      atlas_piece_writer_close (writer);
-      self->writer = NULL;
-    }
+  AtlasPieceWriter *writer = g_steal_pointer (&self->writer);
+
+  /* While the writer reports its last results nothing may start or finish:
+   * those callbacks only record what happened. */
+  self->stopping = TRUE;
+  if (writer != NULL)
+    atlas_piece_writer_close (writer);
   g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
+  self->stopping = FALSE;
 }
 
 static void
@@ -404,6 +405,8 @@ pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer us
         }
     }
   advance_prefix (self);
+  if (self->stopping)
+    return;
   _atlas_download_schedule (self);
   _atlas_download_check_done (self);
 }
@@ -417,7 +420,8 @@ pieces_durable_cb (const guint *pieces, guint n_pieces, gpointer user_data)
     if (pieces[i] < self->n_pieces && atlas_scheduler_is_done (self->scheduler, pieces[i]))
       mark_piece_good (self, pieces[i], TRUE);
   self->verified_dirty = TRUE;
-  _atlas_download_check_done (self);
+  if (!self->stopping)
+    _atlas_download_check_done (self);
 }
 
 static void
@@ -435,7 +439,45 @@ writer_failed_cb (const GError *error, gpointer user_data)
 {
   AtlasDownload *self = user_data;
 
+  if (self->stopping)
+    {
+      /* Reported while closing: record it; the caller decides the state. */
+      g_free (self->error_message);
+      self->error_message = g_strdup (error->message);
+      self->error_code = error->code;
+      return;
+    }
   _atlas_download_fail (self, error->code, error->message);
+}
+
+/* The partial file was not there (deleted, or renamed into place by a run
+ * that died before recording it): pieces recorded as verified are not on
+ * disk any more, so they must be fetched again — never trusted as zeros. */
+static void
+writer_created_cb (gpointer user_data)
+{
+  AtlasDownload *self = user_data;
+  guint lost = 0;
+
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    if (atlas_scheduler_is_done (self->scheduler, piece))
+      {
+        atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, G_MAXUINT);
+        self->piece_states[piece] = ATLAS_PIECE_MISSING;
+        self->verified[piece / 8] &= ~(1 << (piece % 8));
+        lost++;
+      }
+  if (lost == 0)
+    return;
+  self->good_bytes = 0;
+  self->prefix = 0;
+  self->verified_dirty = TRUE;
+  self->piece_map_changed = TRUE;
+  _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                       "The partial file “%s” was missing; fetching its %u verified pieces again",
+                       self->part_path, lost);
+  if (!self->stopping)
+    _atlas_download_schedule (self);
 }
 
 static const AtlasPieceWriterCallbacks writer_callbacks = {
@@ -443,6 +485,7 @@ static const AtlasPieceWriterCallbacks writer_callbacks = {
   .pieces_durable = pieces_durable_cb,
   .drained = writer_drained_cb,
   .failed = writer_failed_cb,
+  .created = writer_created_cb,
 };
 
 static void
@@ -618,6 +661,8 @@ renamed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   g_autoptr (GError) error = NULL;
 
   self->finalizing = FALSE;
+  /* Detached while the rename ran (the session is closing): it still
+   * records the outcome below, through the session that waits for it. */
   if (!g_task_propagate_boolean (G_TASK (result), &error))
     {
       _atlas_download_fail (self, error->code, error->message);
@@ -897,6 +942,12 @@ _atlas_download_detach (AtlasDownload *self)
     g_source_remove (self->reap_source);
   self->reap_source = 0;
   self->session = NULL;
+}
+
+gboolean
+_atlas_download_is_finalizing (AtlasDownload *self)
+{
+  return self->finalizing;
 }
 
 void

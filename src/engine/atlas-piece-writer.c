@@ -64,6 +64,7 @@ typedef enum
   EVENT_DURABLE,
   EVENT_DRAINED,
   EVENT_FAILED,
+  EVENT_CREATED,
 } EventKind;
 
 typedef struct
@@ -171,6 +172,10 @@ deliver (AtlasPieceWriter *writer, GArray *events)
         case EVENT_FAILED:
           writer->callbacks.failed (event->error, writer->user_data);
           g_error_free (event->error);
+          break;
+        case EVENT_CREATED:
+          if (writer->callbacks.created != NULL)
+            writer->callbacks.created (writer->user_data);
           break;
         }
     }
@@ -409,7 +414,15 @@ open_file (AtlasPieceWriter *writer)
   int fd, err;
 
   g_mkdir_with_parents (dir, 0755);
-  fd = open (writer->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  fd = open (writer->path, O_RDWR | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT)
+    {
+      Event event = { .kind = EVENT_CREATED };
+
+      fd = open (writer->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (fd >= 0)
+        post_event (writer, &event);
+    }
   if (fd < 0)
     fail (writer, errno, "open");
   else if ((err = reserve_space (fd, writer->size)) != 0)

@@ -36,6 +36,8 @@ typedef struct
   void (*drained) (gpointer user_data);
   /* Writing failed (disk full, I/O error); later data is discarded. */
   void (*failed) (const GError *error, gpointer user_data);
+  /* The file did not exist and was created empty (reported first). */
+  void (*created) (gpointer user_data);
 } AtlasPieceWriterCallbacks;
 
 /* Opens (creating) @path and preallocates @size bytes, on the writer thread.

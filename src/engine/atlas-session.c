@@ -38,9 +38,11 @@ struct _AtlasSession
   guint tick_source;
   guint wake_source;
   gint64 wake_at;
+  GTask *closing;             /* close_async waiting for renames in flight */
 };
 
 static void atlas_session_list_model_init (GListModelInterface *iface);
+static void continue_closing (AtlasSession *self);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (AtlasSession, atlas_session, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL,
@@ -260,7 +262,10 @@ _atlas_session_release_host (AtlasSession *self, const char *host_key)
 void
 _atlas_session_download_changed (AtlasSession *self, AtlasDownload *download)
 {
-  fill_slots (self);
+  if (self->closing != NULL)
+    continue_closing (self);
+  else
+    fill_slots (self);
 }
 
 static gboolean
@@ -390,8 +395,12 @@ store_opened_cb (GObject *object, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  atlas_store_load_async (self->store, g_task_get_cancellable (task), loaded_cb,
-                          g_steal_pointer (&task));
+  {
+    /* Read the cancellable before the task is handed over: argument
+     * evaluation order is unspecified. */
+    GCancellable *cancellable = g_task_get_cancellable (task);
+    atlas_store_load_async (self->store, cancellable, loaded_cb, g_steal_pointer (&task));
+  }
 }
 
 void
@@ -680,24 +689,56 @@ flushed_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     g_task_return_boolean (task, TRUE);
 }
 
-void
-atlas_session_close_async (AtlasSession *self, GCancellable *cancellable,
-                           GAsyncReadyCallback callback, gpointer user_data)
+static gboolean
+any_finalizing (AtlasSession *self)
 {
-  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  for (guint i = 0; i < self->downloads->len; i++)
+    if (_atlas_download_is_finalizing (g_ptr_array_index (self->downloads, i)))
+      return TRUE;
+  return FALSE;
+}
 
-  /* Running downloads stay "active" in the queue, so they resume next time. */
-  g_clear_handle_id (&self->tick_source, g_source_remove);
-  self->running = FALSE;
+/* Closing waits for downloads whose file is being moved into place, so the
+ * queue records them complete instead of half-finished. */
+static void
+continue_closing (AtlasSession *self)
+{
+  GTask *task;
+
+  if (self->closing == NULL || any_finalizing (self))
+    return;
+  task = g_steal_pointer (&self->closing);
   for (guint i = 0; i < self->downloads->len; i++)
     _atlas_download_detach (g_ptr_array_index (self->downloads, i));
 
   if (self->store == NULL)
     {
       g_task_return_boolean (task, TRUE);
+      g_object_unref (task);
       return;
     }
-  atlas_store_flush_async (self->store, cancellable, flushed_cb, g_steal_pointer (&task));
+  atlas_store_flush_async (self->store, g_task_get_cancellable (task), flushed_cb, task);
+}
+
+void
+atlas_session_close_async (AtlasSession *self, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_return_if_fail (self->closing == NULL);
+
+  /* Running downloads stay "active" in the queue, so they resume next time. */
+  g_clear_handle_id (&self->tick_source, g_source_remove);
+  self->running = FALSE;
+  for (guint i = 0; i < self->downloads->len; i++)
+    {
+      AtlasDownload *download = g_ptr_array_index (self->downloads, i);
+      if (!_atlas_download_is_finalizing (download))
+        _atlas_download_detach (download);
+    }
+  self->closing = task;
+  continue_closing (self);
 }
 
 gboolean

@@ -167,7 +167,7 @@ atlas_settings_class_init (AtlasSettingsClass *klass)
   properties[PROP_USER_AGENT] = g_param_spec_string ("user-agent", NULL, NULL, NULL, flags);
   properties[PROP_STALL_TIMEOUT] =
     g_param_spec_uint ("stall-timeout", NULL, NULL, 1, 3600, 10, flags);
-  properties[PROP_MAX_RETRIES] = g_param_spec_uint ("max-retries", NULL, NULL, 0, 1000, 5, flags);
+  properties[PROP_MAX_RETRIES] = g_param_spec_uint ("max-retries", NULL, NULL, 0, 1000, 4, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -183,7 +183,7 @@ atlas_settings_init (AtlasSettings *self)
   self->max_connections_per_download = 8;
   self->user_agent = g_strdup ("DownloadAtlas/" PACKAGE_VERSION);
   self->stall_timeout = 10;
-  self->max_retries = 5;
+  self->max_retries = 4;
 }
 
 AtlasSettings *

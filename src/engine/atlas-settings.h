@@ -12,7 +12,7 @@
  *   ca-file                       char*   extra CA bundle (tests); verification stays on
  *   user-agent                    char*
  *   stall-timeout                 guint   seconds without bytes before a source loses its range (default 10)
- *   max-retries                   guint   attempts per source before it is given up (default 5)
+ *   max-retries                   guint   retries per source before it is given up (default 4)
  */
 #pragma once
 

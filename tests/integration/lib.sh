@@ -68,9 +68,6 @@ not_ok() {
     local l
     for l in "$@"; do printf '%s\n' "$l" | sed 's/^/#   /'; done
 }
-# todo NAME REASON — an expected failure caused by a reported engine bug.
-todo_not_ok() { _N=$((_N + 1)); echo "not ok $_N - $1 # TODO $2"; }
-todo_ok()     { _N=$((_N + 1)); echo "ok $_N - $1 # TODO $2"; }
 
 diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 

@@ -142,19 +142,17 @@ for k in 1 2 3 4 5; do
         [ -n "$run_fail" ] || run_fail="try $k: atlas run exited $RC, o.bin $( [ -e "$D2/o.bin" ] && echo "has $(tr -d '\0' <"$D2/o.bin" | wc -c) non-zero bytes" || echo missing): $(grep -v CRITICAL "$T/out" "$T/err" | head -c 400)"
     fi
 done
-BUG_CLOSE="engine bug: closing the session while another download is verifying/renaming (see report)"
 if [ -z "$get_fail" ]; then ok "atlas get with another download queued exits 0 without crashing (5 tries)"
-else todo_not_ok "atlas get with another download queued exits 0 without crashing (5 tries)" "$BUG_CLOSE"; diag "$get_fail"; fi
+else not_ok "atlas get with another download queued exits 0 without crashing (5 tries)"; diag "$get_fail"; fi
 if [ -z "$run_fail" ]; then ok "…and the other download ends complete and correct after atlas run (5 tries)"
-else todo_not_ok "…and the other download ends complete and correct after atlas run (5 tries)" "$BUG_CLOSE"; diag "$run_fail"; fi
+else not_ok "…and the other download ends complete and correct after atlas run (5 tries)"; diag "$run_fail"; fi
 
 # --- what the user sees on stderr of a plain queue command ---------------------------
 run_atlas list --queue-file "$Q"
 if [ "$RC" -eq 0 ] && ! grep -q 'CRITICAL\|WARNING' "$T/err"; then
     ok "atlas list prints no GLib warnings"
 else
-    todo_not_ok "atlas list prints no GLib warnings" \
-        "engine bug: atlas_session_open_async passes g_task_get_cancellable(task) and g_steal_pointer(&task) in one call (src/engine/atlas-session.c store_opened_cb)"
+    not_ok "atlas list prints no GLib warnings"
     diag "$(head -c 300 "$T/err")"
 fi
 
