@@ -25,6 +25,8 @@ typedef struct
   int max_per_download;
   int max_concurrent;
   char *limit;
+  char *download_limit;
+  char *country;
   char *ca_file;
   gboolean json;
   gboolean quiet;
@@ -42,6 +44,8 @@ get_options_clear (GetOptions *o)
   g_clear_pointer (&o->checksums, g_strfreev);
   g_clear_pointer (&o->sums, g_free);
   g_clear_pointer (&o->limit, g_free);
+  g_clear_pointer (&o->download_limit, g_free);
+  g_clear_pointer (&o->country, g_free);
   g_clear_pointer (&o->ca_file, g_free);
   g_clear_pointer (&o->queue_file, g_free);
   g_clear_pointer (&o->args, g_strfreev);
@@ -71,6 +75,11 @@ get_context_new (GetOptions *o, gboolean for_add)
       "Downloads transferring at once", "N" },
     { "limit", 0, 0, G_OPTION_ARG_STRING, &o->limit,
       "Total speed limit, e.g. 500K, 20M (bytes/s; 0 = none)", "RATE" },
+    { "download-limit", 0, 0, G_OPTION_ARG_STRING, &o->download_limit,
+      "Speed limit for each download added by this command", "RATE" },
+    { "country", 0, 0, G_OPTION_ARG_STRING, &o->country,
+      "Prefer Metalink mirrors located in this country (ISO 3166 code; default: from the locale)",
+      "CC" },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file,
       "Also trust the certificates in FILE", "FILE" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
@@ -158,6 +167,57 @@ add_checksum_options (AtlasRequest *request, char **checksums, GError **error)
 
 /* Builds one request per file. Usage mistakes are G_OPTION_ERROR; bad files
  * are the engine's ATLAS_ERROR_INVALID_INPUT or a GFileError. */
+/* The country of the user's locale ("de_DE.UTF-8" -> "de"), or NULL. */
+static char *
+country_from_locale (void)
+{
+  const char *const *names = g_get_language_names ();
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      const char *underscore = strchr (names[i], '_');
+
+      if (underscore != NULL && g_ascii_isalpha (underscore[1]) && g_ascii_isalpha (underscore[2])
+          && !g_ascii_isalpha (underscore[3]))
+        return g_ascii_strdown (underscore + 1, 2);
+    }
+  return NULL;
+}
+
+static gboolean
+apply_request_options (GetOptions *o, GPtrArray *requests, GError **error)
+{
+  g_autofree char *country = NULL;
+  guint64 limit = 0;
+
+  if (o->download_limit != NULL && !atlas_cli_parse_rate (o->download_limit, &limit, error))
+    return FALSE;
+  if (o->country != NULL)
+    {
+      if (strlen (o->country) != 2 || !g_ascii_isalpha (o->country[0])
+          || !g_ascii_isalpha (o->country[1]))
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "--country wants a two-letter ISO 3166 code such as 'de', not '%s'",
+                       o->country);
+          return FALSE;
+        }
+      country = g_ascii_strdown (o->country, -1);
+    }
+  else
+    country = country_from_locale ();
+
+  for (guint i = 0; i < requests->len; i++)
+    {
+      AtlasRequest *request = g_ptr_array_index (requests, i);
+
+      atlas_request_set_speed_limit (request, limit);
+      if (country != NULL)
+        atlas_request_set_preferred_location (request, country);
+    }
+  return TRUE;
+}
+
 static GPtrArray *
 build_requests (GetOptions *o, const char *directory, GError **error)
 {
@@ -258,6 +318,9 @@ build_requests (GetOptions *o, const char *directory, GError **error)
         return NULL;
       g_ptr_array_add (requests, g_steal_pointer (&request));
     }
+
+  if (!apply_request_options (o, requests, error))
+    return NULL;
 
   if (sums != NULL)
     {

@@ -32,6 +32,7 @@ struct _Source
   gboolean preferred;       /* located in the user's country */
   AtlasSourceState state;
   guint connections;
+  guint connection_cap;     /* learned from 503/429 answers to extra connections; 0 = none */
   guint consecutive_failures;
   guint errors;
   guint bad_pieces;
@@ -67,6 +68,7 @@ struct _Connection
   char *etag;
   char *last_modified;
   gint64 retry_after;
+  long status;
 
   /* How it ended. */
   char *reject;             /* the source lied or broke the protocol: drop it */
@@ -122,6 +124,8 @@ struct _AtlasDownload
   GArray *file_digests;     /* AtlasChecksum computed, when done */
   gboolean finalizing;      /* the rename into place is running */
   gboolean stopping;        /* the workers are being closed */
+  gboolean needs_revalidation; /* restored after a crash: check unrecorded pieces */
+  gboolean revalidating;
 
   /* Progress, published on the tick. */
   guint64 good_bytes;

@@ -137,9 +137,12 @@ pick_source (AtlasDownload *self, GHashTable *tried, gint64 now)
     {
       Source *source = g_ptr_array_index (self->sources, i);
 
+      guint cap = atlas_settings_get_max_connections_per_server (settings);
+
+      if (source->connection_cap > 0)
+        cap = MIN (cap, source->connection_cap);
       if (!source_usable (source) || source->retry_at > now
-          || g_hash_table_contains (tried, source)
-          || source->connections >= atlas_settings_get_max_connections_per_server (settings))
+          || g_hash_table_contains (tried, source) || source->connections >= cap)
         continue;
       if (best == NULL || compare_sources (source, best) < 0)
         best = source;
@@ -190,7 +193,8 @@ _atlas_download_schedule (AtlasDownload *self)
   gint64 now = g_get_monotonic_time ();
   guint cap;
 
-  if (self->state != ATLAS_DOWNLOAD_ACTIVE || self->session == NULL || self->finalizing)
+  if (self->state != ATLAS_DOWNLOAD_ACTIVE || self->session == NULL || self->finalizing
+      || self->revalidating || self->stopping)
     return;
 
   settings = atlas_session_get_settings (self->session);
@@ -478,6 +482,7 @@ check_response (AtlasDownload *self, Connection *connection)
   long status = 0;
 
   curl_easy_getinfo (connection->easy, CURLINFO_RESPONSE_CODE, &status);
+  connection->status = status;
 
   if (connection->source->is_ftp)
     {
@@ -835,6 +840,7 @@ finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
   g_autofree char *failure = NULL;
   g_autofree char *rejection = NULL;
   gint64 retry_after = connection->retry_after;
+  gboolean busy;
 
   g_debug ("download %" G_GUINT64_FORMAT ": %s ended (%s) at %" G_GUINT64_FORMAT "%s%s", self->id,
            source->url, curl_easy_strerror (result), connection->pos,
@@ -860,11 +866,22 @@ finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
     flush_block (self, connection);
   failure = classify_end (self, connection, result);
   rejection = g_steal_pointer (&connection->reject);
+  busy = connection->status == 503 || connection->status == 429;
 
   /* Release first: banning a source cancels its other connections. */
   release_connection (self, connection);
   if (rejection != NULL)
     _atlas_download_ban_source (self, source, ATLAS_SOURCE_DROPPED, rejection);
+  else if (failure != NULL && busy && source->connections > 0)
+    {
+      /* "Busy" while our other connections to it work: the server limits
+       * connections per client. Respect the limit; the mirror is fine. */
+      if (source->connection_cap != source->connections)
+        _atlas_download_log (self, G_LOG_LEVEL_INFO,
+                             "%s allows %u connection%s at a time; using no more", source->url,
+                             source->connections, source->connections == 1 ? "" : "s");
+      source->connection_cap = source->connections;
+    }
   else if (failure != NULL)
     record_failure (self, source, failure, retry_after);
 

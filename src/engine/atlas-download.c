@@ -829,9 +829,13 @@ _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
           }
     }
 
-  /* A download that was running when the process died runs again. */
+  /* A download that was running when the process died runs again, after
+   * checking what it had written but not yet recorded. */
   if (state == ATLAS_DOWNLOAD_ACTIVE || state == ATLAS_DOWNLOAD_VERIFYING)
-    state = ATLAS_DOWNLOAD_QUEUED;
+    {
+      state = ATLAS_DOWNLOAD_QUEUED;
+      self->needs_revalidation = TRUE;
+    }
   self->state = state;
   self->error_message = g_strdup (record->error_message);
   self->completed_bytes = state == ATLAS_DOWNLOAD_COMPLETE && self->size > 0 ? (guint64) self->size
@@ -873,6 +877,135 @@ _atlas_download_persist (AtlasDownload *self)
   self->verified_dirty = FALSE;
 }
 
+/* ---- revalidation after a restart ------------------------------------ */
+
+typedef struct
+{
+  char *path;
+  guint64 size;
+  guint64 piece_length;
+  guint n_pieces;
+  AtlasHashType type;
+  GBytes *expected;
+  guint8 *candidates;  /* 1 = not recorded as verified */
+  GArray *good;        /* guint pieces that hash right */
+} Revalidation;
+
+static void
+revalidation_free (Revalidation *job)
+{
+  g_free (job->path);
+  g_bytes_unref (job->expected);
+  g_free (job->candidates);
+  g_clear_pointer (&job->good, g_array_unref);
+  g_free (job);
+}
+
+/* On a worker: pieces not recorded as verified but holding data (the ones
+ * in flight when the process died) are hashed; matches are kept. Holes are
+ * skipped with SEEK_DATA, so a mostly empty file costs almost nothing. */
+static void
+revalidate_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  Revalidation *job = data;
+  gsize digest_length = atlas_hash_type_digest_length (job->type);
+  const guint8 *expected = g_bytes_get_data (job->expected, NULL);
+  g_autoptr (AtlasHasher) hasher = atlas_hasher_new (job->type);
+  g_autofree guint8 *buffer = g_malloc (1024 * 1024);
+  int fd = open (job->path, O_RDONLY | O_CLOEXEC);
+
+  job->good = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (fd < 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  for (guint piece = 0; piece < job->n_pieces; piece++)
+    {
+      guint64 start = (guint64) piece * job->piece_length;
+      guint64 end = MIN (start + job->piece_length, job->size);
+      off_t data_at;
+      guint8 digest[ATLAS_HASH_MAX_DIGEST];
+      gboolean ok = TRUE;
+
+      if (!job->candidates[piece])
+        continue;
+      data_at = lseek (fd, start, SEEK_DATA);
+      if (data_at < 0 || (guint64) data_at >= end)
+        continue;
+      for (guint64 offset = start; ok && offset < end;)
+        {
+          ssize_t n = pread (fd, buffer, MIN (1024 * 1024, end - offset), offset);
+          ok = n > 0;
+          if (ok)
+            {
+              atlas_hasher_update (hasher, buffer, n);
+              offset += n;
+            }
+        }
+      atlas_hasher_finish (hasher, digest);
+      if (ok && memcmp (digest, expected + piece * digest_length, digest_length) == 0)
+        g_array_append_val (job->good, piece);
+    }
+  /* What survived the crash is kept only once it is durable. */
+  if (job->good->len > 0)
+    fdatasync (fd);
+  close (fd);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+revalidated_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  AtlasDownload *self = ATLAS_DOWNLOAD (object);
+  Revalidation *job = g_task_get_task_data (G_TASK (result));
+  gsize digest_length = atlas_hash_type_digest_length (self->piece_type);
+  const guint8 *expected = g_bytes_get_data (job->expected, NULL);
+
+  self->revalidating = FALSE;
+  for (guint i = 0; i < job->good->len; i++)
+    {
+      guint piece = g_array_index (job->good, guint, i);
+      memcpy (self->piece_digests + piece * digest_length, expected + piece * digest_length,
+              digest_length);
+      mark_piece_good (self, piece, TRUE);
+    }
+  if (job->good->len > 0)
+    {
+      self->verified_dirty = TRUE;
+      _atlas_download_log (self, G_LOG_LEVEL_INFO,
+                           "Kept %u pieces that were on disk but not yet recorded", job->good->len);
+      _atlas_download_persist (self);
+    }
+  if (self->state != ATLAS_DOWNLOAD_ACTIVE)
+    return;
+  _atlas_download_open_storage (self);
+  advance_prefix (self);
+  _atlas_download_schedule (self);
+  _atlas_download_check_done (self);
+}
+
+static void
+start_revalidation (AtlasDownload *self)
+{
+  Revalidation *job = g_new0 (Revalidation, 1);
+  g_autoptr (GTask) task = g_task_new (self, NULL, revalidated_cb, NULL);
+
+  job->path = g_strdup (self->part_path);
+  job->size = self->size;
+  job->piece_length = self->piece_length;
+  job->n_pieces = self->n_pieces;
+  job->type = self->piece_type;
+  job->expected = g_bytes_ref (self->expected_pieces);
+  job->candidates = g_new0 (guint8, MAX (self->n_pieces, 1));
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    job->candidates[piece] = !atlas_scheduler_is_done (self->scheduler, piece);
+  self->revalidating = TRUE;
+  self->needs_revalidation = FALSE;
+  g_task_set_task_data (task, job, (GDestroyNotify) revalidation_free);
+  g_task_run_in_thread (task, revalidate_thread);
+}
+
 void
 _atlas_download_activate (AtlasDownload *self)
 {
@@ -896,6 +1029,11 @@ _atlas_download_activate (AtlasDownload *self)
     }
   self->tick_time = g_get_monotonic_time ();
   self->bytes_at_tick = self->good_bytes;
+  if (self->scheduler != NULL && self->needs_revalidation && self->expected_pieces != NULL)
+    {
+      start_revalidation (self);
+      return;
+    }
   if (self->scheduler != NULL)
     _atlas_download_open_storage (self);
   _atlas_download_schedule (self);
