@@ -79,8 +79,8 @@ atlas_cli_exit_code_for_download (AtlasDownload *download)
   if (strstr (lower, "mismatch") != NULL || strstr (lower, "does not match") != NULL)
     return ATLAS_CLI_EXIT_VERIFY;
   if (strstr (lower, "no space") != NULL || strstr (lower, "disk full") != NULL
-      || strstr (lower, "permission denied") != NULL || strstr (lower, "read-only file system") != NULL
-      || strstr (lower, "quota") != NULL)
+      || strstr (lower, "permission denied") != NULL
+      || strstr (lower, "read-only file system") != NULL || strstr (lower, "quota") != NULL)
     return ATLAS_CLI_EXIT_IO;
 
   return ATLAS_CLI_EXIT_FAILED;
@@ -244,11 +244,20 @@ atlas_cli_parse_rate (const char *text, guint64 *bytes_per_second, GError **erro
     {
       switch (g_ascii_toupper (copy[len - 1]))
         {
-        case 'K': multiplier = 1024.0; break;
-        case 'M': multiplier = 1024.0 * 1024; break;
-        case 'G': multiplier = 1024.0 * 1024 * 1024; break;
-        case 'T': multiplier = 1024.0 * 1024 * 1024 * 1024; break;
-        default: break;
+        case 'K':
+          multiplier = 1024.0;
+          break;
+        case 'M':
+          multiplier = 1024.0 * 1024;
+          break;
+        case 'G':
+          multiplier = 1024.0 * 1024 * 1024;
+          break;
+        case 'T':
+          multiplier = 1024.0 * 1024 * 1024 * 1024;
+          break;
+        default:
+          break;
         }
       if (multiplier != 1)
         copy[--len] = '\0';
@@ -271,8 +280,7 @@ atlas_cli_parse_rate (const char *text, guint64 *bytes_per_second, GError **erro
 
 invalid:
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-               "'%s' is not a rate; write bytes per second like 500K, 20M, 1G or 1048576",
-               text);
+               "'%s' is not a rate; write bytes per second like 500K, 20M, 1G or 1048576", text);
   return FALSE;
 }
 
@@ -352,11 +360,21 @@ atlas_cli_json_append_string (GString *out, const char *text)
 
       switch (c)
         {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
+        case '"':
+          g_string_append (out, "\\\"");
+          break;
+        case '\\':
+          g_string_append (out, "\\\\");
+          break;
+        case '\n':
+          g_string_append (out, "\\n");
+          break;
+        case '\r':
+          g_string_append (out, "\\r");
+          break;
+        case '\t':
+          g_string_append (out, "\\t");
+          break;
         default:
           if (c < 0x20 || c == 0x7f)
             g_string_append_printf (out, "\\u%04x", c);
@@ -448,9 +466,7 @@ atlas_cli_queue_path (const char *option_value)
 }
 
 static void
-store_result_cb (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
+store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GAsyncResult **out = user_data;
 
@@ -458,11 +474,9 @@ store_result_cb (GObject      *source,
 }
 
 AtlasSession *
-atlas_cli_session_open (const char    *store_path,
-                        AtlasSettings *settings,
-                        GError       **error)
+atlas_cli_session_open (const char *store_path, AtlasSettings *settings, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   if (store_path != NULL)
     {
@@ -490,7 +504,7 @@ atlas_cli_session_open (const char    *store_path,
 gboolean
 atlas_cli_session_close (AtlasSession *session, GError **error)
 {
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
 
   /* Not cancellable: closing is what keeps progress after an interrupt. */
   atlas_session_close_async (session, NULL, store_result_cb, &result);
@@ -501,11 +515,9 @@ atlas_cli_session_close (AtlasSession *session, GError **error)
 }
 
 AtlasSession *
-atlas_cli_open_queue (const char    *store_path,
-                      AtlasSettings *settings,
-                      int           *exit_code)
+atlas_cli_open_queue (const char *store_path, AtlasSettings *settings, int *exit_code)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   AtlasSession *session;
 
   session = atlas_cli_session_open (store_path, settings, &error);
@@ -527,7 +539,7 @@ AtlasMetalink *
 atlas_cli_load_metalink (const char *path, GError **error)
 {
   g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   gsize length = 0;
   AtlasMetalink *metalink;
 
@@ -548,8 +560,8 @@ atlas_cli_load_metalink (const char *path, GError **error)
   if (metalink->files == NULL || metalink->files->len == 0)
     {
       atlas_metalink_free (metalink);
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                   "Metalink '%s' lists no files", path);
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT, "Metalink '%s' lists no files",
+                   path);
       return NULL;
     }
 
@@ -560,7 +572,7 @@ GPtrArray *
 atlas_cli_load_sums (const char *path, GError **error)
 {
   g_autofree char *data = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   gsize length = 0;
   GPtrArray *entries;
 
@@ -605,23 +617,19 @@ atlas_cli_find_download_by_path (AtlasSession *session, const char *path)
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr(AtlasDownload) download = g_list_model_get_item (model, i);
+      g_autoptr (AtlasDownload) download = g_list_model_get_item (model, i);
       const char *download_path = atlas_download_get_path (download);
 
       if (download_path != NULL && g_str_equal (download_path, path))
-        return download;  /* the session keeps it alive */
+        return download; /* the session keeps it alive */
     }
   return NULL;
 }
 
 gboolean
-atlas_cli_apply_settings (AtlasSettings *settings,
-                          int            max_per_server,
-                          int            max_per_download,
-                          int            max_concurrent,
-                          const char    *limit,
-                          const char    *ca_file,
-                          GError       **error)
+atlas_cli_apply_settings (AtlasSettings *settings, int max_per_server, int max_per_download,
+                          int max_concurrent, const char *limit, const char *ca_file,
+                          GError **error)
 {
   guint count;
 

@@ -69,8 +69,8 @@ get_context_new (GetOptions *o, gboolean for_add)
       "SHA256SUMS-style file with the expected hash of the output name", "FILE" },
     { "max-connections-per-server", 'x', 0, G_OPTION_ARG_INT, &o->max_per_server,
       "Connections per server, across downloads", "N" },
-    { "max-connections", 's', 0, G_OPTION_ARG_INT, &o->max_per_download,
-      "Connections per download", "N" },
+    { "max-connections", 's', 0, G_OPTION_ARG_INT, &o->max_per_download, "Connections per download",
+      "N" },
     { "max-concurrent", 'j', 0, G_OPTION_ARG_INT, &o->max_concurrent,
       "Downloads transferring at once", "N" },
     { "limit", 0, 0, G_OPTION_ARG_STRING, &o->limit,
@@ -80,18 +80,16 @@ get_context_new (GetOptions *o, gboolean for_add)
     { "country", 0, 0, G_OPTION_ARG_STRING, &o->country,
       "Prefer Metalink mirrors located in this country (ISO 3166 code; default: from the locale)",
       "CC" },
-    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file,
-      "Also trust the certificates in FILE", "FILE" },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
-      "Print errors only", NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file, "Also trust the certificates in FILE",
+      "FILE" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "Print errors only", NULL },
     { "queue-file", 0, 0, G_OPTION_ARG_FILENAME, &o->queue_file,
       "Queue to use (default: $ATLAS_QUEUE_FILE or the user's queue)", "PATH" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->args, NULL, NULL },
     { NULL }
   };
   const GOptionEntry get_only[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json,
-      "Print one JSON object per line on stdout", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "Print one JSON object per line on stdout", NULL },
     { "no-queue", 0, 0, G_OPTION_ARG_NONE, &o->no_queue,
       "Do not use the queue: nothing is kept if interrupted", NULL },
     { NULL }
@@ -101,18 +99,19 @@ get_context_new (GetOptions *o, gboolean for_add)
   if (for_add)
     {
       context = g_option_context_new ("URL|FILE.meta4 [MIRROR-URL…] — add a download to the queue");
-      g_option_context_set_summary (context,
-        "Adds one file (or every file of a Metalink) to the queue without\n"
-        "transferring anything, and prints the id of each download.\n"
-        "Extra URLs are mirrors of the same file. Start transfers with 'atlas run'.");
+      g_option_context_set_summary (
+          context, "Adds one file (or every file of a Metalink) to the queue without\n"
+                   "transferring anything, and prints the id of each download.\n"
+                   "Extra URLs are mirrors of the same file. Start transfers with 'atlas run'.");
     }
   else
     {
-      context = g_option_context_new ("URL|FILE.meta4|FILE.metalink [MIRROR-URL…] — download a file");
-      g_option_context_set_summary (context,
-        "Downloads one file, or every file of a Metalink. Extra URLs are mirrors\n"
-        "of the same file. The download is kept in the queue, so running the\n"
-        "same command again after an interruption resumes it.");
+      context =
+          g_option_context_new ("URL|FILE.meta4|FILE.metalink [MIRROR-URL…] — download a file");
+      g_option_context_set_summary (
+          context, "Downloads one file, or every file of a Metalink. Extra URLs are mirrors\n"
+                   "of the same file. The download is kept in the queue, so running the\n"
+                   "same command again after an interruption resumes it.");
       g_option_context_add_main_entries (context, get_only, NULL);
     }
   g_option_context_add_main_entries (context, common, NULL);
@@ -152,7 +151,7 @@ add_checksum_options (AtlasRequest *request, char **checksums, GError **error)
   for (guint i = 0; checksums != NULL && checksums[i] != NULL; i++)
     {
       AtlasChecksum checksum;
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
 
       if (!atlas_checksum_parse (checksums[i], &checksum, &local_error))
         {
@@ -221,8 +220,9 @@ apply_request_options (GetOptions *o, GPtrArray *requests, GError **error)
 static GPtrArray *
 build_requests (GetOptions *o, const char *directory, GError **error)
 {
-  g_autoptr(GPtrArray) requests = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_request_free);
-  g_autoptr(GPtrArray) sums = NULL;
+  g_autoptr (GPtrArray) requests =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_request_free);
+  g_autoptr (GPtrArray) sums = NULL;
   g_autofree char *output = NULL;
   const char *first = o->args[0];
 
@@ -235,7 +235,7 @@ build_requests (GetOptions *o, const char *directory, GError **error)
 
   if (o->output != NULL)
     {
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
 
       output = atlas_filename_sanitize (o->output, &local_error);
       if (output == NULL)
@@ -248,8 +248,8 @@ build_requests (GetOptions *o, const char *directory, GError **error)
 
   if (atlas_cli_is_metalink_path (first))
     {
-      g_autoptr(AtlasMetalink) metalink = NULL;
-      g_autoptr(GPtrArray) list = NULL;
+      g_autoptr (AtlasMetalink) metalink = NULL;
+      g_autoptr (GPtrArray) list = NULL;
 
       if (g_strv_length (o->args) > 1 || (o->mirrors != NULL && o->mirrors[0] != NULL))
         {
@@ -266,14 +266,14 @@ build_requests (GetOptions *o, const char *directory, GError **error)
       if (list->len > 1 && (output != NULL || o->checksums != NULL))
         {
           g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                       "-o and -c apply to a single file, but '%s' lists %u files",
-                       first, list->len);
+                       "-o and -c apply to a single file, but '%s' lists %u files", first,
+                       list->len);
           return NULL;
         }
 
       for (guint i = 0; i < list->len; i++)
         {
-          g_autoptr(AtlasRequest) request = atlas_request_copy (g_ptr_array_index (list, i));
+          g_autoptr (AtlasRequest) request = atlas_request_copy (g_ptr_array_index (list, i));
 
           if (output != NULL)
             atlas_request_set_filename (request, output);
@@ -284,16 +284,17 @@ build_requests (GetOptions *o, const char *directory, GError **error)
     }
   else
     {
-      g_autoptr(AtlasRequest) request = atlas_request_new ();
+      g_autoptr (AtlasRequest) request = atlas_request_new ();
       g_autofree char *filename = NULL;
 
       for (guint i = 0; o->args[i] != NULL; i++)
         {
           if (!atlas_cli_is_url (o->args[i]))
             {
-              g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "'%s' is neither an http(s)/ftp URL nor a Metalink file (.meta4, .metalink)",
-                           o->args[i]);
+              g_set_error (
+                  error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                  "'%s' is neither an http(s)/ftp URL nor a Metalink file (.meta4, .metalink)",
+                  o->args[i]);
               return NULL;
             }
           atlas_request_add_url (request, o->args[i], 0, NULL);
@@ -334,7 +335,8 @@ build_requests (GetOptions *o, const char *directory, GError **error)
             {
               g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
                            "'%s' has no entry for '%s'; use the checksum file that belongs "
-                           "to this download, or give the hash with -c", o->sums, name);
+                           "to this download, or give the hash with -c",
+                           o->sums, name);
               return NULL;
             }
           atlas_request_add_checksum (request, &entry->checksum);
@@ -349,7 +351,8 @@ request_final_path (const AtlasRequest *request, const char *directory)
 {
   const char *dir = atlas_request_get_directory (request);
 
-  return g_build_filename (dir != NULL ? dir : directory, atlas_request_get_filename (request), NULL);
+  return g_build_filename (dir != NULL ? dir : directory, atlas_request_get_filename (request),
+                           NULL);
 }
 
 /* Adds @request, or returns the download already queued for the same final
@@ -359,7 +362,7 @@ add_or_find (AtlasSession *session, const AtlasRequest *request, const char *dir
              gboolean *existed, GError **error)
 {
   g_autofree char *path = request_final_path (request, directory);
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   AtlasDownload *download;
 
   *existed = FALSE;
@@ -412,7 +415,7 @@ typedef struct
 typedef struct
 {
   AtlasSession *session;
-  GArray *items;          /* RunItem */
+  GArray *items; /* RunItem */
   gboolean whole_queue;
   gulong items_changed_id;
   gboolean done;
@@ -464,7 +467,8 @@ runner_watch (Runner *runner, AtlasDownload *download)
 
   item.download = g_object_ref (download);
   item.seen_running = state_is_running (atlas_download_get_state (download));
-  item.state_id = g_signal_connect (download, "notify::state", G_CALLBACK (run_item_state_cb), runner);
+  item.state_id =
+      g_signal_connect (download, "notify::state", G_CALLBACK (run_item_state_cb), runner);
   g_array_append_val (runner->items, item);
 }
 
@@ -477,7 +481,7 @@ runner_items_changed_cb (GListModel *model, guint position, guint removed, guint
   /* `atlas run` also covers what joins the queue while it runs (a repair). */
   for (guint i = position; i < position + added; i++)
     {
-      g_autoptr(AtlasDownload) download = g_list_model_get_item (model, i);
+      g_autoptr (AtlasDownload) download = g_list_model_get_item (model, i);
 
       if (state_is_running (atlas_download_get_state (download)))
         runner_watch (runner, download);
@@ -494,9 +498,7 @@ runner_interrupt_cb (gpointer user_data)
 }
 
 int
-atlas_cli_run_until_done (AtlasSession     *session,
-                          GPtrArray        *downloads,
-                          AtlasCliProgress *progress)
+atlas_cli_run_until_done (AtlasSession *session, GPtrArray *downloads, AtlasCliProgress *progress)
 {
   Runner runner = { 0 };
   int exit_code = ATLAS_CLI_EXIT_OK;
@@ -516,13 +518,14 @@ atlas_cli_run_until_done (AtlasSession     *session,
 
       for (guint i = 0; i < g_list_model_get_n_items (model); i++)
         {
-          g_autoptr(AtlasDownload) download = g_list_model_get_item (model, i);
+          g_autoptr (AtlasDownload) download = g_list_model_get_item (model, i);
 
           if (state_is_running (atlas_download_get_state (download)))
             runner_watch (&runner, download);
         }
       if (runner.items->len == 0)
-        atlas_cli_progress_print (progress, FALSE, "Nothing to do: no download in the queue is waiting.");
+        atlas_cli_progress_print (progress, FALSE,
+                                  "Nothing to do: no download in the queue is waiting.");
       runner.items_changed_id = g_signal_connect (session, "items-changed",
                                                   G_CALLBACK (runner_items_changed_cb), &runner);
     }
@@ -572,7 +575,7 @@ atlas_cli_run_until_done (AtlasSession     *session,
 static int
 close_session (AtlasSession *session, int exit_code)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!atlas_cli_session_close (session, &error))
     return worse_exit (exit_code, atlas_cli_report_error (error, "cannot save the queue"));
@@ -583,8 +586,8 @@ static int
 parse_get_like (GetOptions *o, const char *command, gboolean for_add, int argc, char **argv,
                 AtlasSettings *settings)
 {
-  g_autoptr(GOptionContext) context = get_context_new (o, for_add);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GOptionContext) context = get_context_new (o, for_add);
+  g_autoptr (GError) error = NULL;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return atlas_cli_usage_error (command, "%s", error->message);
@@ -601,11 +604,11 @@ parse_get_like (GetOptions *o, const char *command, gboolean for_add, int argc, 
 }
 
 static int
-prepare_requests (GetOptions *o, const char *command, AtlasSettings *settings,
-                  char **out_directory, GPtrArray **out_requests)
+prepare_requests (GetOptions *o, const char *command, AtlasSettings *settings, char **out_directory,
+                  GPtrArray **out_requests)
 {
   g_autofree char *directory = resolve_directory (o, settings);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GPtrArray *requests;
 
   requests = build_requests (o, directory, &error);
@@ -622,8 +625,8 @@ prepare_requests (GetOptions *o, const char *command, AtlasSettings *settings,
       int saved_errno = errno;
 
       g_ptr_array_unref (requests);
-      atlas_cli_error ("cannot create the folder '%s': %s. Choose another with -d DIR.",
-                       directory, g_strerror (saved_errno));
+      atlas_cli_error ("cannot create the folder '%s': %s. Choose another with -d DIR.", directory,
+                       g_strerror (saved_errno));
       return ATLAS_CLI_EXIT_IO;
     }
 
@@ -635,12 +638,12 @@ prepare_requests (GetOptions *o, const char *command, AtlasSettings *settings,
 int
 atlas_cli_cmd_get (int argc, char **argv)
 {
-  g_auto(GetOptions) o = { 0 };
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
-  g_autoptr(GPtrArray) requests = NULL;
-  g_autoptr(GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(AtlasCliProgress) progress = NULL;
+  g_auto (GetOptions) o = { 0 };
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (GPtrArray) requests = NULL;
+  g_autoptr (GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (AtlasCliProgress) progress = NULL;
   g_autofree char *directory = NULL;
   g_autofree char *store_path = NULL;
   int exit_code;
@@ -667,16 +670,16 @@ atlas_cli_cmd_get (int argc, char **argv)
   for (guint i = 0; i < requests->len; i++)
     {
       const AtlasRequest *request = g_ptr_array_index (requests, i);
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       gboolean existed = FALSE;
       AtlasDownload *download;
 
       download = add_or_find (session, request, directory, &existed, &error);
       if (download == NULL)
         {
-          exit_code = worse_exit (exit_code,
-                                  atlas_cli_report_error (error, "cannot download '%s'",
-                                                          atlas_request_get_filename (request)));
+          exit_code =
+              worse_exit (exit_code, atlas_cli_report_error (error, "cannot download '%s'",
+                                                             atlas_request_get_filename (request)));
           continue;
         }
 
@@ -687,9 +690,9 @@ atlas_cli_cmd_get (int argc, char **argv)
           if (state == ATLAS_DOWNLOAD_PAUSED || state == ATLAS_DOWNLOAD_FAILED)
             atlas_download_resume (download);
           if (state != ATLAS_DOWNLOAD_COMPLETE && !o.quiet)
-            atlas_cli_progress_print (progress, TRUE, "Resuming download %" G_GUINT64_FORMAT " (%s)",
-                                      atlas_download_get_id (download),
-                                      atlas_download_get_name (download));
+            atlas_cli_progress_print (
+                progress, TRUE, "Resuming download %" G_GUINT64_FORMAT " (%s)",
+                atlas_download_get_id (download), atlas_download_get_name (download));
         }
       g_ptr_array_add (downloads, g_object_ref (download));
     }
@@ -709,7 +712,8 @@ atlas_cli_cmd_get (int argc, char **argv)
         atlas_cli_error ("interrupted; progress is kept in the queue. "
                          "Run the same command again to resume.");
       else
-        atlas_cli_error ("interrupted; without the queue (--no-queue) the partial file is not resumable.");
+        atlas_cli_error (
+            "interrupted; without the queue (--no-queue) the partial file is not resumable.");
       return ATLAS_CLI_EXIT_INTERRUPTED;
     }
   return exit_code;
@@ -718,10 +722,10 @@ atlas_cli_cmd_get (int argc, char **argv)
 int
 atlas_cli_cmd_add (int argc, char **argv)
 {
-  g_auto(GetOptions) o = { 0 };
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
-  g_autoptr(GPtrArray) requests = NULL;
+  g_auto (GetOptions) o = { 0 };
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (GPtrArray) requests = NULL;
   g_autofree char *directory = NULL;
   g_autofree char *store_path = NULL;
   int exit_code;
@@ -742,23 +746,24 @@ atlas_cli_cmd_add (int argc, char **argv)
   for (guint i = 0; i < requests->len; i++)
     {
       const AtlasRequest *request = g_ptr_array_index (requests, i);
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       gboolean existed = FALSE;
       AtlasDownload *download;
 
       download = add_or_find (session, request, directory, &existed, &error);
       if (download == NULL)
         {
-          exit_code = worse_exit (exit_code,
-                                  atlas_cli_report_error (error, "cannot add '%s'",
-                                                          atlas_request_get_filename (request)));
+          exit_code =
+              worse_exit (exit_code, atlas_cli_report_error (error, "cannot add '%s'",
+                                                             atlas_request_get_filename (request)));
           continue;
         }
 
       /* stdout carries only ids, one per line, for scripts. */
       printf ("%" G_GUINT64_FORMAT "\n", atlas_download_get_id (download));
       if (existed && !o.quiet)
-        fprintf (stderr, "atlas: '%s' was already in the queue as download %" G_GUINT64_FORMAT " (%s).\n",
+        fprintf (stderr,
+                 "atlas: '%s' was already in the queue as download %" G_GUINT64_FORMAT " (%s).\n",
                  atlas_download_get_path (download), atlas_download_get_id (download),
                  atlas_cli_state_name (atlas_download_get_state (download)));
     }

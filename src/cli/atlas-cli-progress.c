@@ -32,8 +32,8 @@ typedef struct
 struct _AtlasCliProgress
 {
   AtlasCliProgressMode mode;
-  GPtrArray *tracked;        /* Tracked*, in the order they were added */
-  guint lines_drawn;         /* bar lines currently on screen, cursor below them */
+  GPtrArray *tracked; /* Tracked*, in the order they were added */
+  guint lines_drawn;  /* bar lines currently on screen, cursor below them */
   gint64 last_draw_us;
   guint redraw_source;
 
@@ -53,13 +53,20 @@ atlas_cli_state_name (AtlasDownloadState state)
 {
   switch (state)
     {
-    case ATLAS_DOWNLOAD_QUEUED: return "queued";
-    case ATLAS_DOWNLOAD_ACTIVE: return "active";
-    case ATLAS_DOWNLOAD_PAUSED: return "paused";
-    case ATLAS_DOWNLOAD_VERIFYING: return "verifying";
-    case ATLAS_DOWNLOAD_COMPLETE: return "complete";
-    case ATLAS_DOWNLOAD_FAILED: return "failed";
-    default: return "unknown";
+    case ATLAS_DOWNLOAD_QUEUED:
+      return "queued";
+    case ATLAS_DOWNLOAD_ACTIVE:
+      return "active";
+    case ATLAS_DOWNLOAD_PAUSED:
+      return "paused";
+    case ATLAS_DOWNLOAD_VERIFYING:
+      return "verifying";
+    case ATLAS_DOWNLOAD_COMPLETE:
+      return "complete";
+    case ATLAS_DOWNLOAD_FAILED:
+      return "failed";
+    default:
+      return "unknown";
     }
 }
 
@@ -144,23 +151,19 @@ atlas_cli_progress_free (AtlasCliProgress *self)
 void
 atlas_cli_json_append_download (GString *out, AtlasDownload *download)
 {
-  g_string_append_printf (out, "\"id\":%" G_GUINT64_FORMAT ",\"name\":",
-                          atlas_download_get_id (download));
+  g_string_append_printf (
+      out, "\"id\":%" G_GUINT64_FORMAT ",\"name\":", atlas_download_get_id (download));
   atlas_cli_json_append_string (out, atlas_download_get_name (download));
   g_string_append (out, ",\"path\":");
   atlas_cli_json_append_string (out, atlas_download_get_path (download));
-  g_string_append_printf (out,
-                          ",\"state\":\"%s\",\"size\":%" G_GINT64_FORMAT
-                          ",\"completed\":%" G_GUINT64_FORMAT
-                          ",\"speed\":%" G_GUINT64_FORMAT
-                          ",\"eta\":%" G_GINT64_FORMAT
-                          ",\"sources\":%u,\"error\":",
-                          atlas_cli_state_name (atlas_download_get_state (download)),
-                          atlas_download_get_size (download),
-                          atlas_download_get_completed_bytes (download),
-                          atlas_download_get_speed (download),
-                          atlas_download_get_eta (download),
-                          atlas_download_get_active_sources (download));
+  g_string_append_printf (
+      out,
+      ",\"state\":\"%s\",\"size\":%" G_GINT64_FORMAT ",\"completed\":%" G_GUINT64_FORMAT
+      ",\"speed\":%" G_GUINT64_FORMAT ",\"eta\":%" G_GINT64_FORMAT ",\"sources\":%u,\"error\":",
+      atlas_cli_state_name (atlas_download_get_state (download)),
+      atlas_download_get_size (download), atlas_download_get_completed_bytes (download),
+      atlas_download_get_speed (download), atlas_download_get_eta (download),
+      atlas_download_get_active_sources (download));
   atlas_cli_json_append_string (out, atlas_download_get_error_message (download));
 }
 
@@ -179,7 +182,7 @@ atlas_cli_progress_json (AtlasCliProgress *self, const char *object)
 static void
 emit_json_progress (Tracked *tracked)
 {
-  g_autoptr(GString) line = g_string_new ("{\"event\":\"progress\",");
+  g_autoptr (GString) line = g_string_new ("{\"event\":\"progress\",");
 
   atlas_cli_json_append_download (line, tracked->download);
   g_string_append_c (line, '}');
@@ -258,11 +261,10 @@ append_bar (GString *out, double fraction, guint width)
 
 /* One line: "name  42% [####------] 1.2 GiB/3.0 GiB  12 MiB/s  ETA 3m05s  4 src" */
 static char *
-format_line (const char *name, gint64 size, guint64 completed, const char *status,
-             guint columns)
+format_line (const char *name, gint64 size, guint64 completed, const char *status, guint columns)
 {
-  g_autoptr(GString) tail = g_string_new (NULL);
-  g_autoptr(GString) line = g_string_new (NULL);
+  g_autoptr (GString) tail = g_string_new (NULL);
+  g_autoptr (GString) line = g_string_new (NULL);
   g_autofree char *done_text = atlas_cli_format_size (completed);
   guint bar_width = columns >= 110 ? 30 : columns >= 80 ? 20 : 10;
   guint name_width;
@@ -331,7 +333,7 @@ erase (AtlasCliProgress *self)
 static void
 draw (AtlasCliProgress *self)
 {
-  g_autoptr(GString) block = g_string_new (NULL);
+  g_autoptr (GString) block = g_string_new (NULL);
   guint columns = terminal_columns ();
   guint max_lines = terminal_rows () - 2;
   guint lines = 0;
@@ -355,8 +357,7 @@ draw (AtlasCliProgress *self)
       status = download_status (tracked->download);
       line = format_line (atlas_download_get_name (tracked->download),
                           atlas_download_get_size (tracked->download),
-                          atlas_download_get_completed_bytes (tracked->download),
-                          status, columns);
+                          atlas_download_get_completed_bytes (tracked->download), status, columns);
       g_string_append_printf (block, "%s\n", line);
       lines++;
     }
@@ -370,11 +371,11 @@ draw (AtlasCliProgress *self)
       if (elapsed > G_USEC_PER_SEC / 2)
         {
           g_autofree char *speed = atlas_cli_format_speed (
-            (guint64) ((double) self->bytes_done * G_USEC_PER_SEC / (double) elapsed));
+              (guint64) ((double) self->bytes_done * G_USEC_PER_SEC / (double) elapsed));
           status = g_strdup (speed);
         }
-      line = format_line (self->bytes_label, (gint64) self->bytes_total, self->bytes_done,
-                          status, columns);
+      line = format_line (self->bytes_label, (gint64) self->bytes_total, self->bytes_done, status,
+                          columns);
       g_string_append_printf (block, "%s\n", line);
       lines++;
     }
@@ -422,15 +423,13 @@ atlas_cli_progress_clear (AtlasCliProgress *self)
 }
 
 void
-atlas_cli_progress_print (AtlasCliProgress *self,
-                          gboolean          to_stderr,
-                          const char       *format,
-                          ...)
+atlas_cli_progress_print (AtlasCliProgress *self, gboolean to_stderr, const char *format, ...)
 {
   g_autofree char *text = NULL;
   va_list args;
 
-  if (!to_stderr && (self->mode == ATLAS_CLI_PROGRESS_QUIET || self->mode == ATLAS_CLI_PROGRESS_JSON))
+  if (!to_stderr
+      && (self->mode == ATLAS_CLI_PROGRESS_QUIET || self->mode == ATLAS_CLI_PROGRESS_JSON))
     return;
 
   va_start (args, format);
@@ -455,18 +454,16 @@ atlas_cli_progress_print (AtlasCliProgress *self,
 }
 
 void
-atlas_cli_progress_bytes (AtlasCliProgress *self,
-                          const char       *label,
-                          guint64           done,
-                          guint64           total)
+atlas_cli_progress_bytes (AtlasCliProgress *self, const char *label, guint64 done, guint64 total)
 {
   if (self->mode == ATLAS_CLI_PROGRESS_JSON)
     {
-      g_autoptr(GString) line = g_string_new ("{\"event\":\"progress\",\"name\":");
+      g_autoptr (GString) line = g_string_new ("{\"event\":\"progress\",\"name\":");
 
       atlas_cli_json_append_string (line, label);
-      g_string_append_printf (line, ",\"completed\":%" G_GUINT64_FORMAT
-                              ",\"size\":%" G_GUINT64_FORMAT "}", done, total);
+      g_string_append_printf (
+          line, ",\"completed\":%" G_GUINT64_FORMAT ",\"size\":%" G_GUINT64_FORMAT "}", done,
+          total);
       atlas_cli_progress_json (self, line->str);
       return;
     }
@@ -497,20 +494,20 @@ print_final_line (Tracked *tracked)
 
   if (self->mode == ATLAS_CLI_PROGRESS_JSON)
     {
-      g_autoptr(GString) line = g_string_new (NULL);
+      g_autoptr (GString) line = g_string_new (NULL);
 
       /* A last progress event first, so a script's view ends at 100 %. */
       g_clear_handle_id (&tracked->json_source, g_source_remove);
       emit_json_progress (tracked);
 
-      g_string_append_printf (line, "{\"event\":\"finished\",\"id\":%" G_GUINT64_FORMAT
-                              ",\"state\":\"%s\",\"path\":",
-                              atlas_download_get_id (download), atlas_cli_state_name (state));
+      g_string_append_printf (
+          line, "{\"event\":\"finished\",\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"path\":",
+          atlas_download_get_id (download), atlas_cli_state_name (state));
       atlas_cli_json_append_string (line, atlas_download_get_path (download));
       g_string_append (line, ",\"error\":");
       atlas_cli_json_append_string (line, state == ATLAS_DOWNLOAD_FAILED
-                                          ? atlas_download_get_error_message (download)
-                                          : NULL);
+                                              ? atlas_download_get_error_message (download)
+                                              : NULL);
       g_string_append_c (line, '}');
       atlas_cli_progress_json (self, line->str);
     }
@@ -521,15 +518,16 @@ print_final_line (Tracked *tracked)
       guint64 completed = atlas_download_get_completed_bytes (download);
       g_autofree char *size_text = atlas_cli_format_size (size >= 0 ? (guint64) size : completed);
       double seconds = (double) (g_get_monotonic_time () - tracked->start_us) / G_USEC_PER_SEC;
-      guint64 fetched = completed > tracked->start_completed ? completed - tracked->start_completed : 0;
+      guint64 fetched =
+          completed > tracked->start_completed ? completed - tracked->start_completed : 0;
 
       if (fetched > 0 && seconds > 0.05)
         {
           g_autofree char *speed = atlas_cli_format_speed ((guint64) (fetched / seconds));
 
           atlas_cli_progress_print (self, FALSE, "Downloaded %s (%s in %.1f s, %s): %s",
-                                    atlas_download_get_name (download), size_text, seconds,
-                                    speed, atlas_download_get_path (download));
+                                    atlas_download_get_name (download), size_text, seconds, speed,
+                                    atlas_download_get_path (download));
         }
       else
         atlas_cli_progress_print (self, FALSE, "Complete: %s (%s): %s",
@@ -550,12 +548,12 @@ print_final_line (Tracked *tracked)
           hint = "Check free space and permissions of the folder, or choose another with -d DIR";
           break;
         default:
-          hint = "Check the network and the URLs, or add mirrors with -m URL; run the same command again to resume";
+          hint = "Check the network and the URLs, or add mirrors with -m URL; run the same command "
+                 "again to resume";
           break;
         }
       atlas_cli_progress_clear (self);
-      atlas_cli_error ("download of '%s' failed: %s. %s.",
-                       atlas_download_get_name (download),
+      atlas_cli_error ("download of '%s' failed: %s. %s.", atlas_download_get_name (download),
                        message != NULL ? message : "unknown error", hint);
     }
 }
@@ -569,9 +567,7 @@ untrack (AtlasCliProgress *self, Tracked *tracked)
 }
 
 static void
-download_notify_cb (AtlasDownload *download,
-                    GParamSpec    *pspec,
-                    gpointer       user_data)
+download_notify_cb (AtlasDownload *download, GParamSpec *pspec, gpointer user_data)
 {
   Tracked *tracked = user_data;
   AtlasCliProgress *self = tracked->progress;
@@ -599,21 +595,19 @@ download_notify_cb (AtlasDownload *download,
 }
 
 static void
-download_log_cb (AtlasDownload  *download,
-                 GLogLevelFlags  level,
-                 const char     *message,
-                 gpointer        user_data)
+download_log_cb (AtlasDownload *download, GLogLevelFlags level, const char *message,
+                 gpointer user_data)
 {
   Tracked *tracked = user_data;
   AtlasCliProgress *self = tracked->progress;
 
   if (self->mode == ATLAS_CLI_PROGRESS_JSON)
     {
-      g_autoptr(GString) line = g_string_new (NULL);
+      g_autoptr (GString) line = g_string_new (NULL);
 
-      g_string_append_printf (line, "{\"event\":\"log\",\"id\":%" G_GUINT64_FORMAT
-                              ",\"level\":\"%s\",\"message\":",
-                              atlas_download_get_id (download), log_level_name (level));
+      g_string_append_printf (
+          line, "{\"event\":\"log\",\"id\":%" G_GUINT64_FORMAT ",\"level\":\"%s\",\"message\":",
+          atlas_download_get_id (download), log_level_name (level));
       atlas_cli_json_append_string (line, message);
       g_string_append_c (line, '}');
       atlas_cli_progress_json (self, line->str);
@@ -649,7 +643,8 @@ atlas_cli_progress_track (AtlasCliProgress *self, AtlasDownload *download)
       return;
     }
 
-  tracked->notify_id = g_signal_connect (download, "notify", G_CALLBACK (download_notify_cb), tracked);
+  tracked->notify_id =
+      g_signal_connect (download, "notify", G_CALLBACK (download_notify_cb), tracked);
   tracked->log_id = g_signal_connect (download, "log", G_CALLBACK (download_log_cb), tracked);
   g_ptr_array_add (self->tracked, tracked);
 

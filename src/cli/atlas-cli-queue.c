@@ -48,14 +48,11 @@ queue_context_new (QueueOptions *o, const char *command)
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->args, NULL, NULL },
     { NULL }
   };
-  const GOptionEntry json[] = {
-    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json,
-      "Print one JSON object per line on stdout", NULL },
-    { NULL }
-  };
+  const GOptionEntry json[] = { { "json", 0, 0, G_OPTION_ARG_NONE, &o->json,
+                                  "Print one JSON object per line on stdout", NULL },
+                                { NULL } };
   const GOptionEntry all[] = {
-    { "all", 'a', 0, G_OPTION_ARG_NONE, &o->all, "Every download in the queue", NULL },
-    { NULL }
+    { "all", 'a', 0, G_OPTION_ARG_NONE, &o->all, "Every download in the queue", NULL }, { NULL }
   };
   const GOptionEntry remove[] = {
     { "delete-files", 0, 0, G_OPTION_ARG_NONE, &o->delete_files,
@@ -66,14 +63,14 @@ queue_context_new (QueueOptions *o, const char *command)
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "Print errors only", NULL },
     { "max-connections-per-server", 'x', 0, G_OPTION_ARG_INT, &o->max_per_server,
       "Connections per server, across downloads", "N" },
-    { "max-connections", 's', 0, G_OPTION_ARG_INT, &o->max_per_download,
-      "Connections per download", "N" },
+    { "max-connections", 's', 0, G_OPTION_ARG_INT, &o->max_per_download, "Connections per download",
+      "N" },
     { "max-concurrent", 'j', 0, G_OPTION_ARG_INT, &o->max_concurrent,
       "Downloads transferring at once", "N" },
     { "limit", 0, 0, G_OPTION_ARG_STRING, &o->limit,
       "Total speed limit, e.g. 500K, 20M (bytes/s; 0 = none)", "RATE" },
-    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file,
-      "Also trust the certificates in FILE", "FILE" },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file, "Also trust the certificates in FILE",
+      "FILE" },
     { NULL }
   };
   GOptionContext *context = NULL;
@@ -81,18 +78,18 @@ queue_context_new (QueueOptions *o, const char *command)
   if (g_str_equal (command, "list"))
     {
       context = g_option_context_new ("— show the queue");
-      g_option_context_set_summary (context,
-        "Prints each download: id, state, progress, size, name and error.");
+      g_option_context_set_summary (
+          context, "Prints each download: id, state, progress, size, name and error.");
       g_option_context_add_main_entries (context, json, NULL);
     }
   else if (g_str_equal (command, "pause") || g_str_equal (command, "resume"))
     {
       context = g_option_context_new (g_str_equal (command, "pause")
-                                      ? "ID…|--all — pause downloads"
-                                      : "ID…|--all — resume paused or retry failed downloads");
-      g_option_context_set_summary (context,
-        "IDs are the first column of 'atlas list'. The change is saved in the\n"
-        "queue; 'atlas run' (or the app) does the transfers.");
+                                          ? "ID…|--all — pause downloads"
+                                          : "ID…|--all — resume paused or retry failed downloads");
+      g_option_context_set_summary (
+          context, "IDs are the first column of 'atlas list'. The change is saved in the\n"
+                   "queue; 'atlas run' (or the app) does the transfers.");
       g_option_context_add_main_entries (context, all, NULL);
     }
   else if (g_str_equal (command, "remove"))
@@ -103,9 +100,9 @@ queue_context_new (QueueOptions *o, const char *command)
   else if (g_str_equal (command, "run"))
     {
       context = g_option_context_new ("— transfer the queue until nothing is left to do");
-      g_option_context_set_summary (context,
-        "Runs every queued download until each is complete or failed.\n"
-        "Paused downloads stay paused. Ctrl-C stops and keeps progress.");
+      g_option_context_set_summary (
+          context, "Runs every queued download until each is complete or failed.\n"
+                   "Paused downloads stay paused. Ctrl-C stops and keeps progress.");
       g_option_context_add_main_entries (context, json, NULL);
       g_option_context_add_main_entries (context, run, NULL);
     }
@@ -127,8 +124,8 @@ atlas_cli_queue_option_context (const char *command)
 static int
 parse (QueueOptions *o, const char *command, int argc, char **argv)
 {
-  g_autoptr(GOptionContext) context = queue_context_new (o, command);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GOptionContext) context = queue_context_new (o, command);
+  g_autoptr (GError) error = NULL;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     return atlas_cli_usage_error (command, "%s", error->message);
@@ -138,7 +135,7 @@ parse (QueueOptions *o, const char *command, int argc, char **argv)
 static int
 finish (AtlasSession *session, int exit_code)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (!atlas_cli_session_close (session, &error) && exit_code == ATLAS_CLI_EXIT_OK)
     return atlas_cli_report_error (error, "cannot save the queue");
@@ -148,8 +145,7 @@ finish (AtlasSession *session, int exit_code)
 /* The downloads named by @ids (or every one with @all), resolved before any
  * change so a typo in the last id changes nothing. */
 static int
-collect (AtlasSession *session, const char *command, gboolean all, char **ids,
-         GPtrArray *out)
+collect (AtlasSession *session, const char *command, gboolean all, char **ids, GPtrArray *out)
 {
   if (all)
     {
@@ -162,7 +158,7 @@ collect (AtlasSession *session, const char *command, gboolean all, char **ids,
 
   for (guint i = 0; ids[i] != NULL; i++)
     {
-      g_autoptr(GError) error = NULL;
+      g_autoptr (GError) error = NULL;
       AtlasDownload *download;
       guint64 id;
 
@@ -173,7 +169,8 @@ collect (AtlasSession *session, const char *command, gboolean all, char **ids,
       if (download == NULL)
         {
           atlas_cli_error ("there is no download %" G_GUINT64_FORMAT " in the queue. "
-                           "Run 'atlas list' to see the ids.", id);
+                           "Run 'atlas list' to see the ids.",
+                           id);
           return ATLAS_CLI_EXIT_INVALID_INPUT;
         }
       g_ptr_array_add (out, g_object_ref (download));
@@ -190,16 +187,17 @@ format_progress (AtlasDownload *download)
     return g_strdup ("100%");
   if (size <= 0)
     return g_strdup ("?");
-  return g_strdup_printf ("%d%%", (int) (100.0 * (double) atlas_download_get_completed_bytes (download)
-                                         / (double) size));
+  return g_strdup_printf (
+      "%d%%",
+      (int) (100.0 * (double) atlas_download_get_completed_bytes (download) / (double) size));
 }
 
 int
 atlas_cli_cmd_list (int argc, char **argv)
 {
-  g_auto(QueueOptions) o = { 0 };
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
+  g_auto (QueueOptions) o = { 0 };
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
   g_autofree char *store_path = NULL;
   GListModel *model;
   int exit_code = parse (&o, "list", argc, argv);
@@ -221,11 +219,11 @@ atlas_cli_cmd_list (int argc, char **argv)
 
   for (guint i = 0; i < g_list_model_get_n_items (model); i++)
     {
-      g_autoptr(AtlasDownload) download = g_list_model_get_item (model, i);
+      g_autoptr (AtlasDownload) download = g_list_model_get_item (model, i);
 
       if (o.json)
         {
-          g_autoptr(GString) line = g_string_new ("{");
+          g_autoptr (GString) line = g_string_new ("{");
 
           atlas_cli_json_append_download (line, download);
           g_string_append_c (line, '}');
@@ -235,13 +233,13 @@ atlas_cli_cmd_list (int argc, char **argv)
         {
           g_autofree char *progress = format_progress (download);
           gint64 size = atlas_download_get_size (download);
-          g_autofree char *size_text = size >= 0 ? atlas_cli_format_size ((guint64) size) : g_strdup ("?");
+          g_autofree char *size_text =
+              size >= 0 ? atlas_cli_format_size ((guint64) size) : g_strdup ("?");
           const char *error_message = atlas_download_get_error_message (download);
 
-          printf ("%6" G_GUINT64_FORMAT "  %-9s  %4s  %10s  %s",
-                  atlas_download_get_id (download),
-                  atlas_cli_state_name (atlas_download_get_state (download)),
-                  progress, size_text, atlas_download_get_name (download));
+          printf ("%6" G_GUINT64_FORMAT "  %-9s  %4s  %10s  %s", atlas_download_get_id (download),
+                  atlas_cli_state_name (atlas_download_get_state (download)), progress, size_text,
+                  atlas_download_get_name (download));
           if (atlas_download_get_state (download) == ATLAS_DOWNLOAD_FAILED && error_message != NULL)
             printf ("  (%s)", error_message);
           printf ("\n");
@@ -255,10 +253,10 @@ atlas_cli_cmd_list (int argc, char **argv)
 static int
 pause_or_resume (const char *command, gboolean pause, int argc, char **argv)
 {
-  g_auto(QueueOptions) o = { 0 };
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
-  g_autoptr(GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto (QueueOptions) o = { 0 };
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree char *store_path = NULL;
   int exit_code = parse (&o, command, argc, argv);
 
@@ -319,17 +317,18 @@ atlas_cli_cmd_resume (int argc, char **argv)
 int
 atlas_cli_cmd_remove (int argc, char **argv)
 {
-  g_auto(QueueOptions) o = { 0 };
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
-  g_autoptr(GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
+  g_auto (QueueOptions) o = { 0 };
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree char *store_path = NULL;
   int exit_code = parse (&o, "remove", argc, argv);
 
   if (exit_code != ATLAS_CLI_EXIT_OK)
     return exit_code;
   if (o.args == NULL || o.args[0] == NULL)
-    return atlas_cli_usage_error ("remove", "'atlas remove' needs the ids of the downloads to remove");
+    return atlas_cli_usage_error ("remove",
+                                  "'atlas remove' needs the ids of the downloads to remove");
 
   atlas_cli_interrupt_install ();
   store_path = atlas_cli_queue_path (o.queue_file);
@@ -357,22 +356,23 @@ atlas_cli_cmd_remove (int argc, char **argv)
 int
 atlas_cli_cmd_run (int argc, char **argv)
 {
-  g_auto(QueueOptions) o = { 0 };
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
-  g_autoptr(AtlasCliProgress) progress = NULL;
-  g_autoptr(GError) error = NULL;
+  g_auto (QueueOptions) o = { 0 };
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (AtlasCliProgress) progress = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *store_path = NULL;
   int exit_code = parse (&o, "run", argc, argv);
 
   if (exit_code != ATLAS_CLI_EXIT_OK)
     return exit_code;
   if (o.args != NULL && o.args[0] != NULL)
-    return atlas_cli_usage_error ("run", "'atlas run' takes no arguments; add downloads with 'atlas add'");
+    return atlas_cli_usage_error ("run",
+                                  "'atlas run' takes no arguments; add downloads with 'atlas add'");
   if (o.json && o.quiet)
     return atlas_cli_usage_error ("run", "--json and --quiet cannot be combined");
-  if (!atlas_cli_apply_settings (settings, o.max_per_server, o.max_per_download,
-                                 o.max_concurrent, o.limit, o.ca_file, &error))
+  if (!atlas_cli_apply_settings (settings, o.max_per_server, o.max_per_download, o.max_concurrent,
+                                 o.limit, o.ca_file, &error))
     return atlas_cli_usage_error ("run", "%s", error->message);
 
   progress = atlas_cli_progress_new (atlas_cli_progress_choose_mode (o.json, o.quiet));

@@ -47,24 +47,23 @@ verify_context_new (VerifyOptions *o)
       "SHA256SUMS-style file with an entry for the file", "S" },
     { "repair", 0, 0, G_OPTION_ARG_NONE, &o->repair,
       "Fetch bad pieces again from the Metalink's mirrors", NULL },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json,
-      "Print one JSON object per line on stdout", NULL },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet,
-      "Print only the verdict and errors", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "Print one JSON object per line on stdout", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "Print only the verdict and errors", NULL },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file,
       "With --repair: also trust the certificates in FILE", "FILE" },
-    { "limit", 0, 0, G_OPTION_ARG_STRING, &o->limit,
-      "With --repair: speed limit, e.g. 500K, 20M", "RATE" },
+    { "limit", 0, 0, G_OPTION_ARG_STRING, &o->limit, "With --repair: speed limit, e.g. 500K, 20M",
+      "RATE" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->args, NULL, NULL },
     { NULL }
   };
-  GOptionContext *context = g_option_context_new ("FILE (-c SUM | --metalink M | --sums S) — check a file");
+  GOptionContext *context =
+      g_option_context_new ("FILE (-c SUM | --metalink M | --sums S) — check a file");
 
-  g_option_context_set_summary (context,
-    "Checks FILE against an expected hash, a Metalink (whole-file and piece\n"
-    "hashes) or a SHA256SUMS-style file, and names the bad byte ranges.\n"
-    "With --repair and a Metalink that has piece hashes and URLs, fetches\n"
-    "only the bad pieces again.");
+  g_option_context_set_summary (
+      context, "Checks FILE against an expected hash, a Metalink (whole-file and piece\n"
+               "hashes) or a SHA256SUMS-style file, and names the bad byte ranges.\n"
+               "With --repair and a Metalink that has piece hashes and URLs, fetches\n"
+               "only the bad pieces again.");
   g_option_context_add_main_entries (context, entries, NULL);
   return context;
 }
@@ -109,9 +108,8 @@ append_ranges (GString *out, GArray *ranges)
     {
       const AtlasByteRange *range = &g_array_index (ranges, AtlasByteRange, i);
 
-      g_string_append_printf (out, "%s%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT,
-                              i > 0 ? ", " : "", range->offset,
-                              range->offset + range->length - 1);
+      g_string_append_printf (out, "%s%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, i > 0 ? ", " : "",
+                              range->offset, range->offset + range->length - 1);
     }
 }
 
@@ -132,10 +130,11 @@ static void
 print_verdict_json (AtlasCliProgress *progress, const char *path,
                     const AtlasVerifyExpectation *expect, const AtlasVerifyResult *result)
 {
-  g_autoptr(GString) line = g_string_new ("{\"event\":\"verdict\",\"path\":");
+  g_autoptr (GString) line = g_string_new ("{\"event\":\"verdict\",\"path\":");
 
   atlas_cli_json_append_string (line, path);
-  g_string_append_printf (line, ",\"ok\":%s,\"size\":%" G_GUINT64_FORMAT
+  g_string_append_printf (line,
+                          ",\"ok\":%s,\"size\":%" G_GUINT64_FORMAT
                           ",\"expected_size\":%" G_GINT64_FORMAT ",\"size_matched\":%s"
                           ",\"whole_file_checked\":%s,\"whole_file_matched\":%s",
                           result->ok ? "true" : "false", result->size, expect->size,
@@ -155,14 +154,16 @@ print_verdict_json (AtlasCliProgress *progress, const char *path,
     }
   g_string_append_printf (line, ",\"n_pieces\":%u,\"bad_pieces\":[", result->n_pieces);
   for (guint i = 0; result->bad_pieces != NULL && i < result->bad_pieces->len; i++)
-    g_string_append_printf (line, "%s%u", i > 0 ? "," : "", g_array_index (result->bad_pieces, guint, i));
+    g_string_append_printf (line, "%s%u", i > 0 ? "," : "",
+                            g_array_index (result->bad_pieces, guint, i));
   g_string_append (line, "],\"bad_ranges\":[");
   for (guint i = 0; result->bad_ranges != NULL && i < result->bad_ranges->len; i++)
     {
       const AtlasByteRange *range = &g_array_index (result->bad_ranges, AtlasByteRange, i);
 
-      g_string_append_printf (line, "%s{\"offset\":%" G_GUINT64_FORMAT ",\"length\":%" G_GUINT64_FORMAT "}",
-                              i > 0 ? "," : "", range->offset, range->length);
+      g_string_append_printf (
+          line, "%s{\"offset\":%" G_GUINT64_FORMAT ",\"length\":%" G_GUINT64_FORMAT "}",
+          i > 0 ? "," : "", range->offset, range->length);
     }
   g_string_append_printf (line, "],\"seconds\":%.3f}", result->seconds);
   atlas_cli_progress_json (progress, line->str);
@@ -178,7 +179,8 @@ print_verdict (const char *path, const AtlasVerifyExpectation *expect,
         {
           g_autofree char *hex = atlas_checksum_to_hex (&result->whole_file);
 
-          printf ("OK: %s matches %s %s", path, atlas_hash_type_to_name (result->whole_file.type), hex);
+          printf ("OK: %s matches %s %s", path, atlas_hash_type_to_name (result->whole_file.type),
+                  hex);
           if (result->n_pieces > 0)
             printf (" (and all %u piece hashes)", result->n_pieces);
           printf ("\n");
@@ -192,12 +194,13 @@ print_verdict (const char *path, const AtlasVerifyExpectation *expect,
     }
 
   if (!result->size_matched && expect->size >= 0)
-    printf ("BAD: size mismatch: expected %" G_GINT64_FORMAT " bytes, %s has %" G_GUINT64_FORMAT "\n",
+    printf ("BAD: size mismatch: expected %" G_GINT64_FORMAT " bytes, %s has %" G_GUINT64_FORMAT
+            "\n",
             expect->size, path, result->size);
 
   if (result->bad_pieces != NULL && result->bad_pieces->len > 0)
     {
-      g_autoptr(GString) ranges = g_string_new (NULL);
+      g_autoptr (GString) ranges = g_string_new (NULL);
 
       append_ranges (ranges, result->bad_ranges);
       printf ("BAD: %u of %u pieces bad: bytes %s\n", result->bad_pieces->len, result->n_pieces,
@@ -231,14 +234,14 @@ store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static AtlasVerifyResult *
-run_verify (const char *path, const AtlasVerifyExpectation *expect,
-            AtlasCliProgress *progress, GError **error)
+run_verify (const char *path, const AtlasVerifyExpectation *expect, AtlasCliProgress *progress,
+            GError **error)
 {
-  g_autoptr(GAsyncResult) async_result = NULL;
+  g_autoptr (GAsyncResult) async_result = NULL;
   AtlasVerifyResult *result;
 
-  atlas_verify_file_async (path, expect, atlas_cli_interrupt_cancellable (),
-                           verify_progress_cb, progress, store_result_cb, &async_result);
+  atlas_verify_file_async (path, expect, atlas_cli_interrupt_cancellable (), verify_progress_cb,
+                           progress, store_result_cb, &async_result);
   while (async_result == NULL)
     g_main_context_iteration (NULL, TRUE);
 
@@ -253,12 +256,12 @@ repair (const char *path, const AtlasMetalink *metalink, int file_index,
         const AtlasVerifyResult *verdict, VerifyOptions *o, AtlasCliProgress *progress)
 {
   const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, file_index);
-  g_autoptr(AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr(AtlasSession) session = NULL;
-  g_autoptr(GPtrArray) requests = NULL;
-  g_autoptr(GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
-  g_autoptr(AtlasRequest) request = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (GPtrArray) requests = NULL;
+  g_autoptr (GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (AtlasRequest) request = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *dir = g_path_get_dirname (path);
   g_autofree char *base = g_path_get_basename (path);
   AtlasDownload *download;
@@ -267,13 +270,15 @@ repair (const char *path, const AtlasMetalink *metalink, int file_index,
   if (file->piece_type == ATLAS_HASH_NONE || file->n_pieces == 0)
     {
       atlas_cli_error ("cannot repair '%s': the Metalink has no piece hashes, so the bad parts "
-                       "cannot be found. Download the file again with 'atlas get'.", path);
+                       "cannot be found. Download the file again with 'atlas get'.",
+                       path);
       return ATLAS_CLI_EXIT_INVALID_INPUT;
     }
   if (file->urls == NULL || file->urls->len == 0)
     {
       atlas_cli_error ("cannot repair '%s': the Metalink lists no URLs to fetch from. "
-                       "Use a Metalink with mirrors.", path);
+                       "Use a Metalink with mirrors.",
+                       path);
       return ATLAS_CLI_EXIT_INVALID_INPUT;
     }
 
@@ -300,7 +305,7 @@ repair (const char *path, const AtlasMetalink *metalink, int file_index,
     }
 
   {
-    g_autoptr(GError) close_error = NULL;
+    g_autoptr (GError) close_error = NULL;
 
     if (!atlas_cli_session_close (session, &close_error) && exit_code == ATLAS_CLI_EXIT_OK)
       exit_code = atlas_cli_report_error (close_error, "cannot finish the repair");
@@ -308,13 +313,13 @@ repair (const char *path, const AtlasMetalink *metalink, int file_index,
 
   if (exit_code == ATLAS_CLI_EXIT_OK && download != NULL)
     {
-      g_autoptr(GString) ranges = g_string_new (NULL);
+      g_autoptr (GString) ranges = g_string_new (NULL);
       guint n_bad = verdict->bad_pieces != NULL ? verdict->bad_pieces->len : 0;
 
       append_ranges (ranges, verdict->bad_ranges);
       if (o->json)
         {
-          g_autoptr(GString) line = g_string_new ("{\"event\":\"repaired\",\"path\":");
+          g_autoptr (GString) line = g_string_new ("{\"event\":\"repaired\",\"path\":");
 
           atlas_cli_json_append_string (line, path);
           g_string_append_printf (line, ",\"pieces\":%u}", n_bad);
@@ -335,13 +340,13 @@ repair (const char *path, const AtlasMetalink *metalink, int file_index,
 int
 atlas_cli_cmd_verify (int argc, char **argv)
 {
-  g_auto(VerifyOptions) o = { 0 };
-  g_autoptr(GOptionContext) context = verify_context_new (&o);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = NULL;
-  g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
-  g_autoptr(AtlasVerifyResult) result = NULL;
-  g_autoptr(AtlasCliProgress) progress = NULL;
+  g_auto (VerifyOptions) o = { 0 };
+  g_autoptr (GOptionContext) context = verify_context_new (&o);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = NULL;
+  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+  g_autoptr (AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasCliProgress) progress = NULL;
   AtlasVerifyExpectation expect = { 0 };
   const char *path;
   int file_index = -1;
@@ -357,7 +362,8 @@ atlas_cli_cmd_verify (int argc, char **argv)
   if (n_sources != 1)
     return atlas_cli_usage_error ("verify", "give exactly one of -c SUM, --metalink M or --sums S");
   if (o.repair && o.metalink == NULL)
-    return atlas_cli_usage_error ("verify", "--repair needs --metalink M (with piece hashes and URLs)");
+    return atlas_cli_usage_error ("verify",
+                                  "--repair needs --metalink M (with piece hashes and URLs)");
   if (o.json && o.quiet)
     return atlas_cli_usage_error ("verify", "--json and --quiet cannot be combined");
 
@@ -382,7 +388,7 @@ atlas_cli_cmd_verify (int argc, char **argv)
     }
   else if (o.sums != NULL)
     {
-      g_autoptr(GPtrArray) sums = atlas_cli_load_sums (o.sums, &error);
+      g_autoptr (GPtrArray) sums = atlas_cli_load_sums (o.sums, &error);
       const AtlasSumsEntry *entry;
 
       if (sums == NULL)
@@ -435,7 +441,8 @@ atlas_cli_cmd_verify (int argc, char **argv)
   if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
     {
       atlas_cli_error ("cannot verify '%s': it does not exist or is not a regular file. "
-                       "Check the path.", path);
+                       "Check the path.",
+                       path);
       return ATLAS_CLI_EXIT_IO;
     }
 

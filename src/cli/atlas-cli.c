@@ -17,15 +17,15 @@ typedef struct
 } Command;
 
 static const Command commands[] = {
-  { "get",    atlas_cli_cmd_get,    "Download a file, or every file of a Metalink" },
+  { "get", atlas_cli_cmd_get, "Download a file, or every file of a Metalink" },
   { "verify", atlas_cli_cmd_verify, "Check a file against a checksum, Metalink or SUMS file" },
-  { "add",    atlas_cli_cmd_add,    "Add a download to the queue without starting it" },
-  { "list",   atlas_cli_cmd_list,   "Show the queue" },
-  { "pause",  atlas_cli_cmd_pause,  "Pause queued downloads" },
+  { "add", atlas_cli_cmd_add, "Add a download to the queue without starting it" },
+  { "list", atlas_cli_cmd_list, "Show the queue" },
+  { "pause", atlas_cli_cmd_pause, "Pause queued downloads" },
   { "resume", atlas_cli_cmd_resume, "Resume paused or retry failed downloads" },
   { "remove", atlas_cli_cmd_remove, "Remove downloads from the queue" },
-  { "run",    atlas_cli_cmd_run,    "Transfer the queue until nothing is left" },
-  { "help",   NULL,                 "Show help for a command" },
+  { "run", atlas_cli_cmd_run, "Transfer the queue until nothing is left" },
+  { "help", NULL, "Show help for a command" },
 };
 
 static const Command *
@@ -52,30 +52,28 @@ atlas_cli_option_context_for (const char *command)
 static void
 print_usage (FILE *out)
 {
-  fprintf (out,
-           "Usage: atlas COMMAND [OPTIONS…]\n"
-           "\n"
-           "Download Atlas: fetches files from several mirrors at once and checks every\n"
-           "piece against its hash.\n"
-           "\n"
-           "Commands:\n");
+  fprintf (out, "Usage: atlas COMMAND [OPTIONS…]\n"
+                "\n"
+                "Download Atlas: fetches files from several mirrors at once and checks every\n"
+                "piece against its hash.\n"
+                "\n"
+                "Commands:\n");
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     fprintf (out, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fprintf (out,
-           "\n"
-           "Options:\n"
-           "  -h, --help     Show this help\n"
-           "  --version      Show the version\n"
-           "\n"
-           "Run 'atlas help COMMAND' for the options of a command.\n"
-           "Exit status: 0 ok, 1 download failed, 2 usage, 3 verification failed,\n"
-           "4 local I/O error, 5 queue busy, 6 invalid input, 130 interrupted.\n");
+  fprintf (out, "\n"
+                "Options:\n"
+                "  -h, --help     Show this help\n"
+                "  --version      Show the version\n"
+                "\n"
+                "Run 'atlas help COMMAND' for the options of a command.\n"
+                "Exit status: 0 ok, 1 download failed, 2 usage, 3 verification failed,\n"
+                "4 local I/O error, 5 queue busy, 6 invalid input, 130 interrupted.\n");
 }
 
 static int
 print_command_help (const char *name)
 {
-  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr (GOptionContext) context = NULL;
   g_autofree char *help = NULL;
   g_autofree char *prgname = g_strdup_printf ("atlas %s", name);
 
@@ -135,7 +133,8 @@ main (int argc, char **argv)
   /* The program name is set once, to "atlas CMD" on the paths below, so
    * GOptionContext's help reads "Usage: atlas get …". */
   if (argv[1][0] == '-')
-    return atlas_cli_usage_error (NULL, "unknown option '%s'; options go after the command", argv[1]);
+    return atlas_cli_usage_error (NULL, "unknown option '%s'; options go after the command",
+                                  argv[1]);
 
   command = find_command (argv[1]);
   if (command == NULL || command->run == NULL)

@@ -12,21 +12,21 @@
 G_BEGIN_DECLS
 
 /* Subcommands. */
-int atlas_cli_cmd_get    (int argc, char **argv);
+int atlas_cli_cmd_get (int argc, char **argv);
 int atlas_cli_cmd_verify (int argc, char **argv);
-int atlas_cli_cmd_add    (int argc, char **argv);
-int atlas_cli_cmd_list   (int argc, char **argv);
-int atlas_cli_cmd_pause  (int argc, char **argv);
+int atlas_cli_cmd_add (int argc, char **argv);
+int atlas_cli_cmd_list (int argc, char **argv);
+int atlas_cli_cmd_pause (int argc, char **argv);
 int atlas_cli_cmd_resume (int argc, char **argv);
 int atlas_cli_cmd_remove (int argc, char **argv);
-int atlas_cli_cmd_run    (int argc, char **argv);
+int atlas_cli_cmd_run (int argc, char **argv);
 
 /* The option context of a subcommand, for `atlas help CMD`. NULL if unknown. */
 GOptionContext *atlas_cli_option_context_for (const char *command);
 
-GOptionContext *atlas_cli_get_option_context    (gboolean for_add);
+GOptionContext *atlas_cli_get_option_context (gboolean for_add);
 GOptionContext *atlas_cli_verify_option_context (void);
-GOptionContext *atlas_cli_queue_option_context  (const char *command);
+GOptionContext *atlas_cli_queue_option_context (const char *command);
 
 /* ---- atlas-cli-common.c ---- */
 
@@ -39,21 +39,22 @@ gboolean atlas_cli_parse_count (const char *option, int value, guint *out, GErro
 gboolean atlas_cli_parse_id (const char *text, guint64 *id, GError **error);
 
 /* "1.5 MiB" */
-char *atlas_cli_format_size  (guint64 bytes);
+char *atlas_cli_format_size (guint64 bytes);
 /* "2.3 MiB/s" */
 char *atlas_cli_format_speed (guint64 bytes_per_second);
 /* "1h02m", "3m05s", "12s"; "--:--" when unknown (negative). */
-char *atlas_cli_format_eta   (gint64 seconds);
+char *atlas_cli_format_eta (gint64 seconds);
 /* Appends @text as a JSON string literal (with quotes), or null if NULL. */
-void  atlas_cli_json_append_string (GString *out, const char *text);
+void atlas_cli_json_append_string (GString *out, const char *text);
 
 /* Messages: "atlas: " + text on stderr. */
-void atlas_cli_error   (const char *format, ...) G_GNUC_PRINTF (1, 2);
+void atlas_cli_error (const char *format, ...) G_GNUC_PRINTF (1, 2);
 void atlas_cli_warning (const char *format, ...) G_GNUC_PRINTF (1, 2);
 /* Prints "atlas: CONTEXT: MESSAGE. HINT" for @error and returns its exit code. */
-int  atlas_cli_report_error (const GError *error, const char *context_format, ...) G_GNUC_PRINTF (2, 3);
+int atlas_cli_report_error (const GError *error, const char *context_format, ...)
+    G_GNUC_PRINTF (2, 3);
 /* Prints a usage error and the hint to run `atlas help COMMAND`; returns ATLAS_CLI_EXIT_USAGE. */
-int  atlas_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
+int atlas_cli_usage_error (const char *command, const char *format, ...) G_GNUC_PRINTF (2, 3);
 /* What the user can do about @error, or NULL. */
 const char *atlas_cli_error_hint (const GError *error);
 
@@ -63,31 +64,33 @@ AtlasCliExit atlas_cli_exit_code_for_download (AtlasDownload *download);
 /* SIGINT/SIGTERM: the first signal cancels atlas_cli_interrupt_cancellable()
  * and calls the handler set last; a second one exits at once with 130 (the
  * engine's crash-safety makes that safe, it only loses pieces in flight). */
-void          atlas_cli_interrupt_install     (void);
-gboolean      atlas_cli_interrupted           (void);
+void atlas_cli_interrupt_install (void);
+gboolean atlas_cli_interrupted (void);
 GCancellable *atlas_cli_interrupt_cancellable (void);
-void          atlas_cli_interrupt_set_handler (GCallback handler, gpointer user_data);
+void atlas_cli_interrupt_set_handler (GCallback handler, gpointer user_data);
 
 /* Applies the transfer options shared by get, add and run; 0 means "not
  * given". Errors are G_OPTION_ERROR (usage). */
 gboolean atlas_cli_apply_settings (AtlasSettings *settings, int max_per_server,
-                                   int max_per_download, int max_concurrent,
-                                   const char *limit, const char *ca_file, GError **error);
+                                   int max_per_download, int max_concurrent, const char *limit,
+                                   const char *ca_file, GError **error);
 
 /* The queue file: --queue-file, else $ATLAS_QUEUE_FILE, else the engine's default. */
 char *atlas_cli_queue_path (const char *option_value);
 
 /* Blocking wrappers that iterate the thread-default main context until the
  * engine's async call completes. */
-AtlasSession *atlas_cli_session_open  (const char *store_path, AtlasSettings *settings, GError **error);
-gboolean      atlas_cli_session_close (AtlasSession *session, GError **error);
+AtlasSession *atlas_cli_session_open (const char *store_path, AtlasSettings *settings,
+                                      GError **error);
+gboolean atlas_cli_session_close (AtlasSession *session, GError **error);
 /* Opens the persistent queue, reporting errors (with the busy hint) itself.
  * On failure returns NULL and sets *exit_code. */
-AtlasSession *atlas_cli_open_queue (const char *store_path, AtlasSettings *settings, int *exit_code);
+AtlasSession *atlas_cli_open_queue (const char *store_path, AtlasSettings *settings,
+                                    int *exit_code);
 
 /* Reads and parses a Metalink, a SUMS file; errors name the file and say what to do. */
 AtlasMetalink *atlas_cli_load_metalink (const char *path, GError **error);
-GPtrArray     *atlas_cli_load_sums     (const char *path, GError **error);
+GPtrArray *atlas_cli_load_sums (const char *path, GError **error);
 
 /* TRUE if @arg names a local Metalink file rather than a URL. */
 gboolean atlas_cli_is_metalink_path (const char *arg);
@@ -101,32 +104,32 @@ AtlasDownload *atlas_cli_find_download_by_path (AtlasSession *session, const cha
 
 typedef enum
 {
-  ATLAS_CLI_PROGRESS_QUIET,   /* errors only */
-  ATLAS_CLI_PROGRESS_PLAIN,   /* final lines only (not a terminal) */
-  ATLAS_CLI_PROGRESS_TTY,     /* redrawn bars on stderr */
-  ATLAS_CLI_PROGRESS_JSON,    /* one JSON object per line on stdout */
+  ATLAS_CLI_PROGRESS_QUIET, /* errors only */
+  ATLAS_CLI_PROGRESS_PLAIN, /* final lines only (not a terminal) */
+  ATLAS_CLI_PROGRESS_TTY,   /* redrawn bars on stderr */
+  ATLAS_CLI_PROGRESS_JSON,  /* one JSON object per line on stdout */
 } AtlasCliProgressMode;
 
 typedef struct _AtlasCliProgress AtlasCliProgress;
 
 AtlasCliProgressMode atlas_cli_progress_choose_mode (gboolean json, gboolean quiet);
-AtlasCliProgress *atlas_cli_progress_new  (AtlasCliProgressMode mode);
-void              atlas_cli_progress_free (AtlasCliProgress *self);
+AtlasCliProgress *atlas_cli_progress_new (AtlasCliProgressMode mode);
+void atlas_cli_progress_free (AtlasCliProgress *self);
 AtlasCliProgressMode atlas_cli_progress_get_mode (AtlasCliProgress *self);
 
 /* Shows @download until it completes or fails, then prints its final line. */
-void atlas_cli_progress_track   (AtlasCliProgress *self, AtlasDownload *download);
+void atlas_cli_progress_track (AtlasCliProgress *self, AtlasDownload *download);
 /* Stops showing every download without printing final lines (interrupts). */
 void atlas_cli_progress_untrack_all (AtlasCliProgress *self);
 /* A human line printed above the bars (to stdout, or stderr if @to_stderr);
  * dropped in JSON and quiet modes unless @to_stderr. */
-void atlas_cli_progress_print (AtlasCliProgress *self, gboolean to_stderr,
-                               const char *format, ...) G_GNUC_PRINTF (3, 4);
+void atlas_cli_progress_print (AtlasCliProgress *self, gboolean to_stderr, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
 /* Emits one JSON object (already serialised, no newline) in JSON mode. */
-void atlas_cli_progress_json  (AtlasCliProgress *self, const char *object);
+void atlas_cli_progress_json (AtlasCliProgress *self, const char *object);
 /* A single byte-progress bar (verify); in JSON mode a {"event":"progress"} line. */
-void atlas_cli_progress_bytes (AtlasCliProgress *self, const char *label,
-                               guint64 done, guint64 total);
+void atlas_cli_progress_bytes (AtlasCliProgress *self, const char *label, guint64 done,
+                               guint64 total);
 /* Erases whatever bars are on screen. */
 void atlas_cli_progress_clear (AtlasCliProgress *self);
 

@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-#define ACCEPTED_FORMS \
-  "accepted forms are “sha256:HEX”, “sha-256:HEX”, “SHA256=HEX”, “md5:HEX”, " \
+#define ACCEPTED_FORMS                                                                             \
+  "accepted forms are “sha256:HEX”, “sha-256:HEX”, “SHA256=HEX”, “md5:HEX”, "      \
   "or bare hex of 32, 40, 64 or 128 digits"
 
 static gboolean
@@ -30,8 +30,8 @@ set_parse_error (GError **error, const char *text, const char *problem)
 }
 
 static gboolean
-decode_digest (const char *text, const char *hex, AtlasHashType type,
-               AtlasChecksum *checksum, GError **error)
+decode_digest (const char *text, const char *hex, AtlasHashType type, AtlasChecksum *checksum,
+               GError **error)
 {
   gsize expected = atlas_hash_type_digest_length (type) * 2;
   gsize length = strlen (hex);
@@ -44,8 +44,9 @@ decode_digest (const char *text, const char *hex, AtlasHashType type,
         problem = g_strdup_printf ("the %s digest contains characters that are not hex digits",
                                    atlas_hash_type_to_name (type));
       else
-        problem = g_strdup_printf ("a %s digest has %" G_GSIZE_FORMAT " hex digits, not %" G_GSIZE_FORMAT,
-                                   atlas_hash_type_to_name (type), expected, length);
+        problem =
+            g_strdup_printf ("a %s digest has %" G_GSIZE_FORMAT " hex digits, not %" G_GSIZE_FORMAT,
+                             atlas_hash_type_to_name (type), expected, length);
       return set_parse_error (error, text, problem);
     }
 
@@ -80,7 +81,7 @@ atlas_checksum_parse (const char *text, AtlasChecksum *checksum, GError **error)
       if (type == ATLAS_HASH_NONE)
         {
           g_autofree char *problem =
-            g_strdup_printf ("%" G_GSIZE_FORMAT " hex digits do not name a hash type", length);
+              g_strdup_printf ("%" G_GSIZE_FORMAT " hex digits do not name a hash type", length);
 
           return set_parse_error (error, text, problem);
         }

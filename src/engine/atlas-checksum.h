@@ -15,11 +15,11 @@ typedef struct
   guint8 digest[ATLAS_HASH_MAX_DIGEST];
 } AtlasChecksum;
 
-gboolean atlas_checksum_parse     (const char *text, AtlasChecksum *checksum, GError **error);
+gboolean atlas_checksum_parse (const char *text, AtlasChecksum *checksum, GError **error);
 /* "sha256:hex" — the form atlas_checksum_parse reads back. */
-char    *atlas_checksum_to_string (const AtlasChecksum *checksum);
-char    *atlas_checksum_to_hex    (const AtlasChecksum *checksum);
-gboolean atlas_checksum_equal     (const AtlasChecksum *a, const AtlasChecksum *b);
+char *atlas_checksum_to_string (const AtlasChecksum *checksum);
+char *atlas_checksum_to_hex (const AtlasChecksum *checksum);
+gboolean atlas_checksum_equal (const AtlasChecksum *a, const AtlasChecksum *b);
 /* The strongest of @checksums (an array of AtlasChecksum), or NULL if empty. */
 const AtlasChecksum *atlas_checksum_pick_strongest (GArray *checksums);
 

@@ -16,8 +16,8 @@ struct _AtlasCurlDriver
 {
   CURLM *multi;
   GSource *source;
-  GHashTable *sockets;    /* fd -> tag from g_source_add_unix_fd */
-  GHashTable *transfers;  /* CURL* -> Transfer* */
+  GHashTable *sockets;   /* fd -> tag from g_source_add_unix_fd */
+  GHashTable *transfers; /* CURL* -> Transfer* */
   gboolean in_dispatch;
 };
 

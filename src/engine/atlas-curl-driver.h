@@ -18,13 +18,13 @@ typedef struct _AtlasCurlDriver AtlasCurlDriver;
  * already out of the multi and belongs to the caller again. */
 typedef void (*AtlasCurlDoneFunc) (CURL *easy, CURLcode result, gpointer user_data);
 
-AtlasCurlDriver *atlas_curl_driver_new    (GMainContext *context);
-void             atlas_curl_driver_free   (AtlasCurlDriver *driver);
-void             atlas_curl_driver_add    (AtlasCurlDriver *driver, CURL *easy,
-                                           AtlasCurlDoneFunc done, gpointer user_data);
+AtlasCurlDriver *atlas_curl_driver_new (GMainContext *context);
+void atlas_curl_driver_free (AtlasCurlDriver *driver);
+void atlas_curl_driver_add (AtlasCurlDriver *driver, CURL *easy, AtlasCurlDoneFunc done,
+                            gpointer user_data);
 /* Stops a transfer without calling its done function. */
-void             atlas_curl_driver_remove (AtlasCurlDriver *driver, CURL *easy);
+void atlas_curl_driver_remove (AtlasCurlDriver *driver, CURL *easy);
 /* Lets libcurl run a transfer that a write callback paused. */
-void             atlas_curl_driver_unpause (AtlasCurlDriver *driver, CURL *easy);
+void atlas_curl_driver_unpause (AtlasCurlDriver *driver, CURL *easy);
 
 G_END_DECLS

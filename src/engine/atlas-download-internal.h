@@ -26,18 +26,20 @@ struct _Source
   AtlasSource *view;
   guint index;
   char *url;
-  char *host_key;           /* scheme://host:port: per-server connection caps */
+  char *host_key; /* scheme://host:port: per-server connection caps */
   gboolean is_ftp;
-  guint priority;           /* 0 = unspecified, sorts last */
-  gboolean preferred;       /* located in the user's country */
+  guint priority;     /* 0 = unspecified, sorts last */
+  gboolean preferred; /* located in the user's country */
   AtlasSourceState state;
   guint connections;
-  guint connection_cap;     /* learned from 503/429 answers to extra connections; 0 = none */
+  guint connection_cap; /* learned from 503/429 answers to extra connections; 0 = none */
+  guint agreements;     /* pieces whose digest another source confirmed */
+  guint disagreements;  /* pieces whose digest another source contradicted */
   guint consecutive_failures;
   guint errors;
   guint bad_pieces;
-  gint64 retry_at;          /* monotonic us; 0 = now */
-  char *etag;               /* validators seen on its first good response */
+  gint64 retry_at; /* monotonic us; 0 = now */
+  char *etag;      /* validators seen on its first good response */
   char *last_modified;
   guint64 bytes;
   guint64 bytes_at_tick;
@@ -52,15 +54,15 @@ struct _Connection
   CURL *easy;
   struct curl_slist *headers;
   char error_buffer[CURL_ERROR_SIZE];
-  AtlasRange *range;        /* NULL while probing for the size */
+  AtlasRange *range; /* NULL while probing for the size */
   guint stream;
-  guint64 request_start;    /* bytes [request_start, request_end) were asked for */
+  guint64 request_start; /* bytes [request_start, request_end) were asked for */
   guint64 request_end;
-  guint64 pos;              /* absolute offset of the next byte to arrive */
+  guint64 pos; /* absolute offset of the next byte to arrive */
   guint8 *block;
   gsize block_fill;
   guint64 block_offset;
-  GByteArray *copy;         /* endgame copy: held in memory until it wins */
+  GByteArray *copy; /* endgame copy: held in memory until it wins */
 
   /* The response, from its headers. */
   gboolean checked;
@@ -71,10 +73,10 @@ struct _Connection
   long status;
 
   /* How it ended. */
-  char *reject;             /* the source lied or broke the protocol: drop it */
-  char *failure;            /* a transient failure: retry later */
-  gboolean range_done;      /* we stopped it because its range is complete */
-  gboolean lost_race;       /* an endgame copy finished first */
+  char *reject;        /* the source lied or broke the protocol: drop it */
+  char *failure;       /* a transient failure: retry later */
+  gboolean range_done; /* we stopped it because its range is complete */
+  gboolean lost_race;  /* an endgame copy finished first */
   gboolean paused;
   gint64 started;
   gint64 last_data;
@@ -85,7 +87,7 @@ struct _AtlasDownload
 {
   GObject parent_instance;
 
-  AtlasSession *session;    /* weak: the session owns us */
+  AtlasSession *session; /* weak: the session owns us */
   guint64 id;
   AtlasRequest *request;
   char *name;
@@ -101,12 +103,12 @@ struct _AtlasDownload
   guint n_pieces;
   AtlasHashType piece_type;
   GBytes *expected_pieces;
-  guint8 *piece_states;     /* AtlasPieceState per piece */
-  guint16 *piece_sources;   /* source index per piece, 0xffff = none */
-  guint8 *piece_digests;    /* our own record: digest per good piece */
-  guint8 *verified;         /* bitmap of durable good pieces */
+  guint8 *piece_states;   /* AtlasPieceState per piece */
+  guint16 *piece_sources; /* source index per piece, 0xffff = none */
+  guint8 *piece_digests;  /* our own record: digest per good piece */
+  guint8 *verified;       /* bitmap of durable good pieces */
   gboolean verified_dirty;
-  guint prefix;             /* pieces 0..prefix-1 are good */
+  guint prefix; /* pieces 0..prefix-1 are good */
   AtlasScheduler *scheduler;
 
   /* Sources and transfers. */
@@ -121,11 +123,14 @@ struct _AtlasDownload
 
   AtlasPieceWriter *writer;
   AtlasFileHasher *file_hasher;
-  GArray *file_digests;     /* AtlasChecksum computed, when done */
-  gboolean finalizing;      /* the rename into place is running */
-  gboolean stopping;        /* the workers are being closed */
+  GArray *file_digests;        /* AtlasChecksum computed, when done */
+  gboolean finalizing;         /* the rename into place is running */
+  gboolean stopping;           /* the workers are being closed */
   gboolean needs_revalidation; /* restored after a crash: check unrecorded pieces */
   gboolean revalidating;
+  guint64 suspected; /* sources (bit per index) blamed for a whole-file mismatch */
+  guint16 *witness;  /* per piece: the suspect whose copy is being re-checked, or 0xffff */
+  int last_suspect;  /* index of the source suspected last, -1 if none */
 
   /* Progress, published on the tick. */
   guint64 good_bytes;
@@ -147,7 +152,7 @@ struct _AtlasDownload
 
 /* atlas-download.c */
 void _atlas_download_log (AtlasDownload *self, GLogLevelFlags level, const char *format, ...)
-  G_GNUC_PRINTF (3, 4);
+    G_GNUC_PRINTF (3, 4);
 void _atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state,
                                 const char *error_message);
 void _atlas_download_fail (AtlasDownload *self, int code, const char *message);

@@ -24,7 +24,7 @@ void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, g
                                     const guint8 *good, guint n_pieces);
 
 /* Session-driven lifecycle. */
-void _atlas_download_activate (AtlasDownload *self);   /* QUEUED -> ACTIVE */
+void _atlas_download_activate (AtlasDownload *self); /* QUEUED -> ACTIVE */
 void _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state);
 void _atlas_download_tick (AtlasDownload *self, gint64 now);
 void _atlas_download_reschedule (AtlasDownload *self);

@@ -141,8 +141,8 @@ pick_source (AtlasDownload *self, GHashTable *tried, gint64 now)
 
       if (source->connection_cap > 0)
         cap = MIN (cap, source->connection_cap);
-      if (!source_usable (source) || source->retry_at > now
-          || g_hash_table_contains (tried, source) || source->connections >= cap)
+      if (!source_usable (source) || source->retry_at > now || g_hash_table_contains (tried, source)
+          || source->connections >= cap)
         continue;
       if (best == NULL || compare_sources (source, best) < 0)
         best = source;
@@ -379,7 +379,8 @@ header_cb (char *data, size_t size, size_t count, void *user_data)
       guint64 start, end, total;
 
       if (sscanf (value, "bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
-                  &start, &end, &total) == 3)
+                  &start, &end, &total)
+          == 3)
         {
           connection->cr_start = start;
           connection->cr_end = end;
@@ -396,7 +397,7 @@ header_cb (char *data, size_t size, size_t count, void *user_data)
     {
       /* RFC 6249: a server may name mirrors of what it serves. */
       g_autoptr (GPtrArray) links =
-        g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_link_duplicate_free);
+          g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_link_duplicate_free);
 
       atlas_http_parse_link_duplicates (value, links);
       for (guint i = 0; i < links->len && self->sources->len < ATLAS_MAX_LINK_MIRRORS; i++)
@@ -424,8 +425,7 @@ header_cb (char *data, size_t size, size_t count, void *user_data)
   return length;
 }
 
-static gboolean
-reject (Connection *connection, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean reject (Connection *connection, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 reject (Connection *connection, const char *format, ...)
@@ -439,8 +439,7 @@ reject (Connection *connection, const char *format, ...)
   return FALSE;
 }
 
-static gboolean
-transient (Connection *connection, const char *format, ...) G_GNUC_PRINTF (2, 3);
+static gboolean transient (Connection *connection, const char *format, ...) G_GNUC_PRINTF (2, 3);
 
 static gboolean
 transient (Connection *connection, const char *format, ...)
@@ -518,7 +517,8 @@ check_response (AtlasDownload *self, Connection *connection)
   if ((guint64) connection->cr_start != connection->request_start)
     return reject (connection,
                    "it sent bytes from %" G_GINT64_FORMAT " when %" G_GUINT64_FORMAT
-                   " was asked for", connection->cr_start, connection->request_start);
+                   " was asked for",
+                   connection->cr_start, connection->request_start);
   if (!check_validators (connection))
     return FALSE;
 
@@ -527,11 +527,11 @@ check_response (AtlasDownload *self, Connection *connection)
       _atlas_download_set_layout (self, connection->cr_total, 0);
       connection->request_end = MIN (connection->request_end, (guint64) self->size);
     }
-  if ((guint64) connection->cr_end + 1
-      != MIN (connection->request_end, (guint64) self->size))
+  if ((guint64) connection->cr_end + 1 != MIN (connection->request_end, (guint64) self->size))
     return reject (connection,
                    "it sent bytes up to %" G_GINT64_FORMAT " when %" G_GUINT64_FORMAT
-                   " was the end asked for", connection->cr_end, connection->request_end - 1);
+                   " was the end asked for",
+                   connection->cr_end, connection->request_end - 1);
   return TRUE;
 }
 
@@ -539,12 +539,12 @@ check_response (AtlasDownload *self, Connection *connection)
 static void
 adopt_probe (AtlasDownload *self, Connection *connection)
 {
-  connection->range = atlas_scheduler_claim (self->scheduler, connection->source->index, 1,
-                                             connection, NULL, NULL);
+  connection->range =
+      atlas_scheduler_claim (self->scheduler, connection->source->index, 1, connection, NULL, NULL);
   /* A fresh scheduler always starts at piece 0, which is what the probe asked for. */
   g_assert (connection->range != NULL && connection->range->start == 0);
-  connection->request_end = MIN (connection->request_end,
-                                 _atlas_download_piece_end (self, connection->range->end - 1));
+  connection->request_end =
+      MIN (connection->request_end, _atlas_download_piece_end (self, connection->range->end - 1));
 }
 
 /* ---- receiving --------------------------------------------------------- */
@@ -591,8 +591,8 @@ append (AtlasDownload *self, Connection *connection, const char *data, gsize len
 static void
 note_piece_received (AtlasDownload *self, guint piece, Source *source)
 {
-  self->received_unchecked += _atlas_download_piece_end (self, piece)
-                              - _atlas_download_piece_start (self, piece);
+  self->received_unchecked +=
+      _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
   self->piece_states[piece] = ATLAS_PIECE_WRITTEN;
   self->piece_sources[piece] = source->index;
   self->piece_map_changed = TRUE;
@@ -640,7 +640,8 @@ limiters_allow (AtlasDownload *self, gint64 now)
   if (atlas_rate_limiter_may_receive (global, now)
       && atlas_rate_limiter_may_receive (&self->limiter, now))
     return TRUE;
-  delay = MAX (atlas_rate_limiter_delay (global, now), atlas_rate_limiter_delay (&self->limiter, now));
+  delay =
+      MAX (atlas_rate_limiter_delay (global, now), atlas_rate_limiter_delay (&self->limiter, now));
   _atlas_session_wake_after (self->session, delay);
   return FALSE;
 }
@@ -672,8 +673,9 @@ write_cb (char *data, size_t size, size_t count, void *user_data)
       connection->source->state = ATLAS_SOURCE_ACTIVE;
     }
 
-  if (!limiters_allow (self, now) || (self->writer != NULL && connection->copy == NULL
-                                      && atlas_piece_writer_is_full (self->writer)))
+  if (!limiters_allow (self, now)
+      || (self->writer != NULL && connection->copy == NULL
+          && atlas_piece_writer_is_full (self->writer)))
     {
       if (self->writer != NULL && atlas_piece_writer_is_full (self->writer))
         self->waiting_for_writer = TRUE;
@@ -778,17 +780,16 @@ record_failure (AtlasDownload *self, Source *source, const char *reason, gint64 
 
   if (source->consecutive_failures > max_retries)
     {
-      g_autofree char *why = g_strdup_printf ("gave up after %u attempts: %s",
-                                              source->consecutive_failures, reason);
+      g_autofree char *why =
+          g_strdup_printf ("gave up after %u attempts: %s", source->consecutive_failures, reason);
       _atlas_download_ban_source (self, source, ATLAS_SOURCE_DROPPED, why);
       return;
     }
   source->state = ATLAS_SOURCE_BACKING_OFF;
   source->retry_at = g_get_monotonic_time () + backoff_delay (source, retry_after);
-  _atlas_download_log (self, G_LOG_LEVEL_MESSAGE, "%s: %s; retrying in %" G_GINT64_FORMAT " s",
-                       source->url, reason,
-                       (source->retry_at - g_get_monotonic_time () + G_USEC_PER_SEC / 2)
-                         / G_USEC_PER_SEC);
+  _atlas_download_log (
+      self, G_LOG_LEVEL_MESSAGE, "%s: %s; retrying in %" G_GINT64_FORMAT " s", source->url, reason,
+      (source->retry_at - g_get_monotonic_time () + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC);
 }
 
 /* Why a transfer ended, decided before the connection is released. Returns a
@@ -800,16 +801,16 @@ classify_end (AtlasDownload *self, Connection *connection, CURLcode result)
   if (connection->reject != NULL || connection->lost_race)
     return NULL;
   if (connection->range_done)
-    return NULL;  /* we stopped it on purpose */
+    return NULL; /* we stopped it on purpose */
   if (result == CURLE_OK && connection->checked && connection->pos == connection->request_end)
-    return NULL;  /* the whole range arrived */
+    return NULL; /* the whole range arrived */
   if (connection->failure != NULL)
     return g_strdup (connection->failure);
   if (result != CURLE_OK)
     {
       g_autofree char *reason =
-        g_strdup_printf ("%s%s%s", curl_easy_strerror (result),
-                         connection->error_buffer[0] ? ": " : "", connection->error_buffer);
+          g_strdup_printf ("%s%s%s", curl_easy_strerror (result),
+                           connection->error_buffer[0] ? ": " : "", connection->error_buffer);
       /* A redirect loop or a redirect to a forbidden scheme is the server's
        * doing: retrying will not help. */
       if (result == CURLE_TOO_MANY_REDIRECTS || result == CURLE_UNSUPPORTED_PROTOCOL)
@@ -829,7 +830,8 @@ classify_end (AtlasDownload *self, Connection *connection, CURLcode result)
       return NULL;
     }
   return g_strdup_printf ("the connection closed after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
-                          " bytes", connection->pos - connection->request_start,
+                          " bytes",
+                          connection->pos - connection->request_start,
                           connection->request_end - connection->request_start);
 }
 
@@ -844,7 +846,8 @@ finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
 
   g_debug ("download %" G_GUINT64_FORMAT ": %s ended (%s) at %" G_GUINT64_FORMAT "%s%s", self->id,
            source->url, curl_easy_strerror (result), connection->pos,
-           connection->range_done ? ", range done" : "", connection->lost_race ? ", lost race" : "");
+           connection->range_done ? ", range done" : "",
+           connection->lost_race ? ", lost race" : "");
 
   if (connection->range == NULL && source->is_ftp && result == CURLE_OK)
     {

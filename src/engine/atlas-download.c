@@ -138,6 +138,7 @@ atlas_download_finalize (GObject *object)
   g_free (self->piece_sources);
   g_free (self->piece_digests);
   g_free (self->verified);
+  g_free (self->witness);
   atlas_scheduler_free (self->scheduler);
   g_ptr_array_unref (self->connections);
   g_ptr_array_unref (self->sources);
@@ -165,22 +166,21 @@ atlas_download_class_init (AtlasDownloadClass *klass)
                                               ATLAS_DOWNLOAD_QUEUED, flags);
   properties[PROP_SIZE] = g_param_spec_int64 ("size", NULL, NULL, -1, G_MAXINT64, -1, flags);
   properties[PROP_COMPLETED_BYTES] =
-    g_param_spec_uint64 ("completed-bytes", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+      g_param_spec_uint64 ("completed-bytes", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PROP_SPEED] = g_param_spec_uint64 ("speed", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PROP_ETA] = g_param_spec_int64 ("eta", NULL, NULL, -1, G_MAXINT64, -1, flags);
   properties[PROP_ERROR_MESSAGE] = g_param_spec_string ("error-message", NULL, NULL, NULL, flags);
   properties[PROP_N_PIECES] = g_param_spec_uint ("n-pieces", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_PIECE_LENGTH] =
-    g_param_spec_uint64 ("piece-length", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+      g_param_spec_uint64 ("piece-length", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PROP_ACTIVE_SOURCES] =
-    g_param_spec_uint ("active-sources", NULL, NULL, 0, G_MAXUINT, 0, flags);
+      g_param_spec_uint ("active-sources", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_PIECE_MAP_SERIAL] =
-    g_param_spec_uint ("piece-map-serial", NULL, NULL, 0, G_MAXUINT, 0, flags);
+      g_param_spec_uint ("piece-map-serial", NULL, NULL, 0, G_MAXUINT, 0, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  signals[SIGNAL_LOG] = g_signal_new ("log", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                                      NULL, NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT,
-                                      G_TYPE_STRING);
+  signals[SIGNAL_LOG] = g_signal_new ("log", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
 }
 
 static void
@@ -188,6 +188,7 @@ atlas_download_init (AtlasDownload *self)
 {
   self->size = -1;
   self->eta = -1;
+  self->last_suspect = -1;
   self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) _atlas_download_source_free);
   self->source_views = g_list_store_new (ATLAS_TYPE_SOURCE);
   self->connections = g_ptr_array_new ();
@@ -322,8 +323,8 @@ mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
   if (!atlas_scheduler_is_done (self->scheduler, piece))
     {
       atlas_scheduler_mark_done (self->scheduler, piece);
-      self->good_bytes += _atlas_download_piece_end (self, piece)
-                          - _atlas_download_piece_start (self, piece);
+      self->good_bytes +=
+          _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
     }
   self->piece_states[piece] = durable ? ATLAS_PIECE_VERIFIED : ATLAS_PIECE_WRITTEN;
   if (durable)
@@ -349,8 +350,29 @@ advance_prefix (AtlasDownload *self)
   if (self->prefix != before && self->file_hasher != NULL)
     atlas_file_hasher_advance (self->file_hasher,
                                self->prefix == self->n_pieces
-                                 ? (guint64) self->size
-                                 : _atlas_download_piece_start (self, self->prefix));
+                                   ? (guint64) self->size
+                                   : _atlas_download_piece_start (self, self->prefix));
+}
+
+/* A suspect's piece came again from @source: do the two copies agree? */
+static void
+cross_check (AtlasDownload *self, guint piece, Source *source, const guint8 *digest,
+             gsize digest_length)
+{
+  Source *suspect = g_ptr_array_index (self->sources, self->witness[piece]);
+  gboolean agree = memcmp (self->piece_digests + piece * digest_length, digest, digest_length) == 0;
+
+  self->witness[piece] = 0xffff;
+  if (agree)
+    {
+      suspect->agreements++;
+      source->agreements++;
+    }
+  else
+    {
+      suspect->disagreements++;
+      source->disagreements++;
+    }
 }
 
 static void
@@ -364,13 +386,13 @@ pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer us
       const AtlasPieceResult *result = &results[i];
       guint piece = result->piece;
       guint source_index = result->stream < self->stream_sources->len
-                             ? g_array_index (self->stream_sources, guint, result->stream)
-                             : G_MAXUINT;
+                               ? g_array_index (self->stream_sources, guint, result->stream)
+                               : G_MAXUINT;
       Source *source = source_index < self->sources->len
-                         ? g_ptr_array_index (self->sources, source_index)
-                         : NULL;
-      guint64 length = _atlas_download_piece_end (self, piece)
-                       - _atlas_download_piece_start (self, piece);
+                           ? g_ptr_array_index (self->sources, source_index)
+                           : NULL;
+      guint64 length =
+          _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
 
       if (piece >= self->n_pieces)
         continue;
@@ -379,6 +401,8 @@ pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer us
 
       if (result->good)
         {
+          if (self->witness != NULL && self->witness[piece] != 0xffff && source != NULL)
+            cross_check (self, piece, source, result->digest, digest_length);
           memcpy (self->piece_digests + piece * digest_length, result->digest, digest_length);
           mark_piece_good (self, piece, FALSE);
           continue;
@@ -399,8 +423,8 @@ pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer us
                            atlas_hash_type_to_name (self->piece_type));
       if (source->bad_pieces >= ATLAS_BAD_PIECES_BAN)
         {
-          g_autofree char *why = g_strdup_printf ("sent %u pieces that failed their hash",
-                                                  source->bad_pieces);
+          g_autofree char *why =
+              g_strdup_printf ("sent %u pieces that failed their hash", source->bad_pieces);
           _atlas_download_ban_source (self, source, ATLAS_SOURCE_BANNED, why);
         }
     }
@@ -537,13 +561,13 @@ _atlas_download_open_storage (AtlasDownload *self)
   if (self->writer != NULL || self->scheduler == NULL)
     return;
 
-  self->writer = atlas_piece_writer_new (self->part_path, self->size, self->piece_length,
-                                         self->piece_type, self->expected_pieces, context,
-                                         &writer_callbacks, self);
+  self->writer =
+      atlas_piece_writer_new (self->part_path, self->size, self->piece_length, self->piece_type,
+                              self->expected_pieces, context, &writer_callbacks, self);
   types = whole_file_types (self);
   g_clear_pointer (&self->file_digests, g_array_unref);
-  self->file_hasher = atlas_file_hasher_new (self->part_path, self->size, types, context,
-                                             file_hashed_cb, self);
+  self->file_hasher =
+      atlas_file_hasher_new (self->part_path, self->size, types, context, file_hashed_cb, self);
   self->prefix = 0;
   advance_prefix (self);
   if (self->prefix == 0 && self->n_pieces == 0)
@@ -628,6 +652,110 @@ forget_unproven_pieces (AtlasDownload *self)
   _atlas_download_persist (self);
 }
 
+/* Without piece hashes, a whole-file mismatch says only that some source
+ * lied. Suspect one, fetch just its pieces again from the others and compare
+ * each new copy with the suspect's (our recorded digests): the evidence of
+ * agreements and disagreements picks the next suspect and clears an honest
+ * one. With one bad mirror among several this finds it at the cost of
+ * re-fetching a share of the file instead of failing the download.
+ * Returns FALSE when nobody is left to suspect. */
+static gboolean
+suspect_next_source (AtlasDownload *self)
+{
+  g_autofree guint *counts = NULL;
+  Source *suspect = NULL;
+  guint witnesses = 0;
+  g_autoptr (GArray) types = NULL;
+
+  if (self->expected_pieces != NULL || self->sources->len > 64)
+    return FALSE;
+
+  /* The previous suspect's copies all matched the others': it was honest. */
+  if (self->last_suspect >= 0)
+    {
+      Source *previous = g_ptr_array_index (self->sources, self->last_suspect);
+
+      if (previous->disagreements == 0 && previous->state == ATLAS_SOURCE_BANNED)
+        {
+          previous->state = ATLAS_SOURCE_IDLE;
+          g_clear_pointer (&previous->last_error, g_free);
+          _atlas_download_log (self, G_LOG_LEVEL_INFO,
+                               "%s sent the same data as the other mirrors; using it again",
+                               previous->url);
+        }
+    }
+
+  counts = g_new0 (guint, self->sources->len);
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    if (self->piece_sources[piece] < self->sources->len)
+      counts[self->piece_sources[piece]]++;
+
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+      gboolean suspected = (self->suspected & (G_GUINT64_CONSTANT (1) << i)) != 0;
+
+      if (source->state == ATLAS_SOURCE_DROPPED || source->state == ATLAS_SOURCE_BANNED)
+        continue;
+      /* Only sources that have delivered data can serve a suspect's pieces. */
+      if (source->bytes > 0)
+        witnesses++;
+      if (suspected || counts[i] == 0)
+        continue;
+      /* Most contradicted first; among equals, the smallest share to re-fetch. */
+      if (suspect == NULL || source->disagreements > suspect->disagreements
+          || (source->disagreements == suspect->disagreements
+              && counts[i] < counts[suspect->index]))
+        suspect = source;
+    }
+  if (suspect == NULL || witnesses < 2)
+    return FALSE;
+
+  if (self->witness == NULL)
+    {
+      self->witness = g_new (guint16, MAX (self->n_pieces, 1));
+      memset (self->witness, 0xff, sizeof (guint16) * MAX (self->n_pieces, 1));
+    }
+  self->suspected |= G_GUINT64_CONSTANT (1) << suspect->index;
+  self->last_suspect = suspect->index;
+  _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                       "The file's hash does not match and there are no piece hashes to say "
+                       "which mirror is wrong: fetching the %u pieces from %s again from the "
+                       "other mirrors to compare",
+                       counts[suspect->index], suspect->url);
+  _atlas_download_ban_source (self, suspect, ATLAS_SOURCE_BANNED,
+                              "suspected of sending bad data (the whole-file hash failed)");
+
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    if (self->piece_sources[piece] == suspect->index)
+      {
+        atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, suspect->index);
+        self->good_bytes -=
+            _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
+        self->piece_states[piece] = ATLAS_PIECE_MISSING;
+        self->piece_sources[piece] = 0xffff;
+        self->witness[piece] = suspect->index;
+        self->verified[piece / 8] &= ~(1 << (piece % 8));
+      }
+  self->verified_dirty = TRUE;
+  self->piece_map_changed = TRUE;
+  _atlas_download_persist (self);
+
+  /* The whole-file hash starts over once the prefix is whole again. */
+  g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
+  g_clear_pointer (&self->file_digests, g_array_unref);
+  types = whole_file_types (self);
+  self->file_hasher =
+      atlas_file_hasher_new (self->part_path, self->size, types,
+                             _atlas_session_get_context (self->session), file_hashed_cb, self);
+  self->prefix = 0;
+  advance_prefix (self);
+
+  _atlas_download_set_state (self, ATLAS_DOWNLOAD_ACTIVE, NULL);
+  _atlas_download_schedule (self);
+  return TRUE;
+}
+
 static void
 rename_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -638,10 +766,9 @@ rename_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *c
   if (g_strcmp0 (self->part_path, self->path) != 0 && rename (self->part_path, self->path) != 0)
     {
       int errsv = errno;
-      g_task_return_new_error (task, ATLAS_ERROR,
-                               errsv == ENOSPC ? ATLAS_ERROR_DISK_FULL : ATLAS_ERROR_IO,
-                               "Cannot move “%s” into place: %s", self->part_path,
-                               g_strerror (errsv));
+      g_task_return_new_error (
+          task, ATLAS_ERROR, errsv == ENOSPC ? ATLAS_ERROR_DISK_FULL : ATLAS_ERROR_IO,
+          "Cannot move “%s” into place: %s", self->part_path, g_strerror (errsv));
       return;
     }
   /* The rename itself must survive a power cut, not just the data. */
@@ -696,6 +823,8 @@ _atlas_download_check_done (AtlasDownload *self)
 
   _atlas_download_persist (self);
   mismatch = describe_mismatch (self);
+  if (mismatch != NULL && suspect_next_source (self))
+    return;
   if (mismatch != NULL)
     {
       forget_unproven_pieces (self);
@@ -724,8 +853,8 @@ _atlas_download_new (AtlasSession *session, guint64 id, AtlasRequest *request,
   self->part_path = g_strconcat (final_path, ".part", NULL);
   self->name = g_path_get_basename (final_path);
   self->state = atlas_request_get_paused (request) ? ATLAS_DOWNLOAD_PAUSED : ATLAS_DOWNLOAD_QUEUED;
-  self->from_metalink = atlas_request_get_piece_digests (request) != NULL
-                        || atlas_request_get_n_urls (request) > 1;
+  self->from_metalink =
+      atlas_request_get_piece_digests (request) != NULL || atlas_request_get_n_urls (request) > 1;
   atlas_rate_limiter_init (&self->limiter, atlas_request_get_speed_limit (request));
 
   for (guint i = 0; i < atlas_request_get_n_urls (request); i++)
@@ -795,7 +924,8 @@ _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
       gsize n;
       const guint8 *bits = g_bytes_get_data (record->verified, &n);
       gsize digest_length = atlas_hash_type_digest_length (self->piece_type);
-      const guint8 *digests = record->piece_digests ? g_bytes_get_data (record->piece_digests, NULL) : NULL;
+      const guint8 *digests =
+          record->piece_digests ? g_bytes_get_data (record->piece_digests, NULL) : NULL;
       gsize n_digests = record->piece_digests ? g_bytes_get_size (record->piece_digests) : 0;
 
       for (guint piece = 0; piece < self->n_pieces && piece / 8 < n; piece++)
@@ -811,7 +941,7 @@ _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
   if (record->validators != NULL)
     {
       g_autoptr (GVariant) variant =
-        g_variant_new_from_bytes (G_VARIANT_TYPE ("a(sss)"), record->validators, FALSE);
+          g_variant_new_from_bytes (G_VARIANT_TYPE ("a(sss)"), record->validators, FALSE);
       GVariantIter iter;
       const char *url, *etag, *last_modified;
 
@@ -838,8 +968,8 @@ _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
     }
   self->state = state;
   self->error_message = g_strdup (record->error_message);
-  self->completed_bytes = state == ATLAS_DOWNLOAD_COMPLETE && self->size > 0 ? (guint64) self->size
-                                                                            : self->good_bytes;
+  self->completed_bytes =
+      state == ATLAS_DOWNLOAD_COMPLETE && self->size > 0 ? (guint64) self->size : self->good_bytes;
 }
 
 void
@@ -887,8 +1017,8 @@ typedef struct
   guint n_pieces;
   AtlasHashType type;
   GBytes *expected;
-  guint8 *candidates;  /* 1 = not recorded as verified */
-  GArray *good;        /* guint pieces that hash right */
+  guint8 *candidates; /* 1 = not recorded as verified */
+  GArray *good;       /* guint pieces that hash right */
 } Revalidation;
 
 static void
@@ -1053,8 +1183,8 @@ _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state)
         {
           AtlasScheduler *scheduler = self->scheduler;
           atlas_scheduler_piece_checked (scheduler, piece, FALSE, G_MAXUINT);
-          self->good_bytes -= _atlas_download_piece_end (self, piece)
-                              - _atlas_download_piece_start (self, piece);
+          self->good_bytes -=
+              _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
           self->piece_states[piece] = ATLAS_PIECE_MISSING;
         }
   _atlas_download_persist (self);
@@ -1062,7 +1192,8 @@ _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state)
   self->eta = -1;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPEED]);
   {
-    g_autofree char *message = state == ATLAS_DOWNLOAD_FAILED ? g_strdup (self->error_message) : NULL;
+    g_autofree char *message =
+        state == ATLAS_DOWNLOAD_FAILED ? g_strdup (self->error_message) : NULL;
     _atlas_download_set_state (self, state, message);
   }
 }
@@ -1096,15 +1227,15 @@ _atlas_download_reschedule (AtlasDownload *self)
 
 /* ---- the tick ---------------------------------------------------------- */
 
-#define PUBLISH(field, value, prop)                                          \
-  G_STMT_START                                                               \
-  {                                                                          \
-    if (self->field != (value))                                              \
-      {                                                                      \
-        self->field = (value);                                               \
-        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);        \
-      }                                                                      \
-  }                                                                          \
+#define PUBLISH(field, value, prop)                                                                \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (self->field != (value))                                                                    \
+      {                                                                                            \
+        self->field = (value);                                                                     \
+        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);                              \
+      }                                                                                            \
+  }                                                                                                \
   G_STMT_END
 
 void
@@ -1140,7 +1271,7 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
       for (guint i = 0; i < self->sources->len; i++)
         received += ((Source *) g_ptr_array_index (self->sources, i))->bytes;
       self->speed_window[self->speed_slot++ % G_N_ELEMENTS (self->speed_window)] =
-        (received - self->bytes_at_tick) / elapsed;
+          (received - self->bytes_at_tick) / elapsed;
       self->bytes_at_tick = received;
       for (guint i = 0; i < G_N_ELEMENTS (self->speed_window); i++)
         sum += self->speed_window[i];
@@ -1182,17 +1313,30 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
   if (self->state == ATLAS_DOWNLOAD_ACTIVE)
     {
       _atlas_download_schedule (self);
-      if (self->connections->len == 0 && !self->finalizing)
+      if (self->connections->len == 0 && !self->finalizing && !self->revalidating)
         {
           gboolean any_usable = FALSE;
+          gboolean any_waiting = FALSE;
 
           for (guint i = 0; i < self->sources->len; i++)
             {
               Source *source = g_ptr_array_index (self->sources, i);
-              any_usable |= source->state != ATLAS_SOURCE_DROPPED
-                            && source->state != ATLAS_SOURCE_BANNED;
+              any_usable |=
+                  source->state != ATLAS_SOURCE_DROPPED && source->state != ATLAS_SOURCE_BANNED;
+              any_waiting |= source->state == ATLAS_SOURCE_BACKING_OFF;
             }
-          if (!any_usable)
+          if (any_usable && !any_waiting && self->scheduler != NULL
+              && atlas_scheduler_forgive (self->scheduler))
+            {
+              /* Nobody may fetch what is left: only sources that once sent a
+               * bad copy of it remain. One more chance each; a second bad
+               * piece bans a source, so this cannot go round forever. */
+              _atlas_download_log (self, G_LOG_LEVEL_MESSAGE,
+                                   "Only mirrors that sent a bad copy of the remaining pieces are "
+                                   "left; asking them again");
+              _atlas_download_schedule (self);
+            }
+          else if (!any_usable)
             {
               g_autoptr (GString) message = g_string_new ("Every source failed: ");
               for (guint i = 0; i < self->sources->len; i++)
@@ -1210,19 +1354,71 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
 
 /* ---- public API -------------------------------------------------------- */
 
-guint64 atlas_download_get_id (AtlasDownload *self) { return self->id; }
-const char *atlas_download_get_name (AtlasDownload *self) { return self->name; }
-const char *atlas_download_get_path (AtlasDownload *self) { return self->path; }
-AtlasDownloadState atlas_download_get_state (AtlasDownload *self) { return self->state; }
-gint64 atlas_download_get_size (AtlasDownload *self) { return self->size; }
-guint64 atlas_download_get_completed_bytes (AtlasDownload *self) { return self->completed_bytes; }
-guint64 atlas_download_get_speed (AtlasDownload *self) { return self->speed; }
-gint64 atlas_download_get_eta (AtlasDownload *self) { return self->eta; }
-const char *atlas_download_get_error_message (AtlasDownload *self) { return self->error_message; }
-int atlas_download_get_error_code (AtlasDownload *self) { return self->error_code; }
-guint atlas_download_get_n_pieces (AtlasDownload *self) { return self->n_pieces; }
-guint64 atlas_download_get_piece_length (AtlasDownload *self) { return self->piece_length; }
-guint atlas_download_get_active_sources (AtlasDownload *self) { return self->active_sources; }
+guint64
+atlas_download_get_id (AtlasDownload *self)
+{
+  return self->id;
+}
+const char *
+atlas_download_get_name (AtlasDownload *self)
+{
+  return self->name;
+}
+const char *
+atlas_download_get_path (AtlasDownload *self)
+{
+  return self->path;
+}
+AtlasDownloadState
+atlas_download_get_state (AtlasDownload *self)
+{
+  return self->state;
+}
+gint64
+atlas_download_get_size (AtlasDownload *self)
+{
+  return self->size;
+}
+guint64
+atlas_download_get_completed_bytes (AtlasDownload *self)
+{
+  return self->completed_bytes;
+}
+guint64
+atlas_download_get_speed (AtlasDownload *self)
+{
+  return self->speed;
+}
+gint64
+atlas_download_get_eta (AtlasDownload *self)
+{
+  return self->eta;
+}
+const char *
+atlas_download_get_error_message (AtlasDownload *self)
+{
+  return self->error_message;
+}
+int
+atlas_download_get_error_code (AtlasDownload *self)
+{
+  return self->error_code;
+}
+guint
+atlas_download_get_n_pieces (AtlasDownload *self)
+{
+  return self->n_pieces;
+}
+guint64
+atlas_download_get_piece_length (AtlasDownload *self)
+{
+  return self->piece_length;
+}
+guint
+atlas_download_get_active_sources (AtlasDownload *self)
+{
+  return self->active_sources;
+}
 
 GListModel *
 atlas_download_get_sources (AtlasDownload *self)

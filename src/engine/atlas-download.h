@@ -24,34 +24,34 @@ G_BEGIN_DECLS
 #define ATLAS_TYPE_DOWNLOAD (atlas_download_get_type ())
 G_DECLARE_FINAL_TYPE (AtlasDownload, atlas_download, ATLAS, DOWNLOAD, GObject)
 
-guint64            atlas_download_get_id              (AtlasDownload *self);
-const char        *atlas_download_get_name            (AtlasDownload *self);
-const char        *atlas_download_get_path            (AtlasDownload *self);
-AtlasDownloadState atlas_download_get_state           (AtlasDownload *self);
-gint64             atlas_download_get_size            (AtlasDownload *self);
-guint64            atlas_download_get_completed_bytes (AtlasDownload *self);
-guint64            atlas_download_get_speed           (AtlasDownload *self);
-gint64             atlas_download_get_eta             (AtlasDownload *self);
-const char        *atlas_download_get_error_message   (AtlasDownload *self);
+guint64 atlas_download_get_id (AtlasDownload *self);
+const char *atlas_download_get_name (AtlasDownload *self);
+const char *atlas_download_get_path (AtlasDownload *self);
+AtlasDownloadState atlas_download_get_state (AtlasDownload *self);
+gint64 atlas_download_get_size (AtlasDownload *self);
+guint64 atlas_download_get_completed_bytes (AtlasDownload *self);
+guint64 atlas_download_get_speed (AtlasDownload *self);
+gint64 atlas_download_get_eta (AtlasDownload *self);
+const char *atlas_download_get_error_message (AtlasDownload *self);
 /* The AtlasError code of a failed download (ATLAS_ERROR_FAILED otherwise). */
-int                atlas_download_get_error_code      (AtlasDownload *self);
-guint              atlas_download_get_n_pieces        (AtlasDownload *self);
-guint64            atlas_download_get_piece_length    (AtlasDownload *self);
-guint              atlas_download_get_active_sources  (AtlasDownload *self);
+int atlas_download_get_error_code (AtlasDownload *self);
+guint atlas_download_get_n_pieces (AtlasDownload *self);
+guint64 atlas_download_get_piece_length (AtlasDownload *self);
+guint atlas_download_get_active_sources (AtlasDownload *self);
 
 /* A GListModel of AtlasSource. */
 GListModel *atlas_download_get_sources (AtlasDownload *self);
 /* One AtlasPieceState byte per piece; a snapshot. */
-GBytes     *atlas_download_get_piece_states (AtlasDownload *self);
+GBytes *atlas_download_get_piece_states (AtlasDownload *self);
 /* For each piece, the index in the sources model of the source that delivered
  * it, or 0xffff if none yet; a snapshot. */
-GBytes     *atlas_download_get_piece_sources (AtlasDownload *self);
+GBytes *atlas_download_get_piece_sources (AtlasDownload *self);
 /* Expected whole-file hashes (AtlasChecksum). */
-GArray     *atlas_download_get_checksums (AtlasDownload *self);
+GArray *atlas_download_get_checksums (AtlasDownload *self);
 /* The log lines so far, oldest first. */
-GStrv       atlas_download_get_log (AtlasDownload *self);
+GStrv atlas_download_get_log (AtlasDownload *self);
 
-void atlas_download_pause  (AtlasDownload *self);
+void atlas_download_pause (AtlasDownload *self);
 /* Resumes a paused download, or retries a failed one keeping its verified pieces. */
 void atlas_download_resume (AtlasDownload *self);
 

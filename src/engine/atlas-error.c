@@ -1,3 +1,3 @@
 #include "atlas-error.h"
 
-G_DEFINE_QUARK (atlas-error-quark, atlas_error)
+G_DEFINE_QUARK (atlas - error - quark, atlas_error)

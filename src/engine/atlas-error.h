@@ -15,19 +15,19 @@ G_BEGIN_DECLS
 typedef enum
 {
   ATLAS_ERROR_FAILED,
-  ATLAS_ERROR_INVALID_INPUT,    /* malformed Metalink, checksum string, SUMS file, URL */
-  ATLAS_ERROR_UNSAFE_INPUT,     /* hostile input: entities, paths escaping the folder */
-  ATLAS_ERROR_NETWORK,          /* a transfer failed (the CURLcode is in the message) */
-  ATLAS_ERROR_MIRROR_REJECTED,  /* a mirror broke the protocol or lied and was dropped */
-  ATLAS_ERROR_NO_SOURCES,       /* every source failed or was banned */
-  ATLAS_ERROR_HASH_MISMATCH,    /* an expected hash did not match */
+  ATLAS_ERROR_INVALID_INPUT,   /* malformed Metalink, checksum string, SUMS file, URL */
+  ATLAS_ERROR_UNSAFE_INPUT,    /* hostile input: entities, paths escaping the folder */
+  ATLAS_ERROR_NETWORK,         /* a transfer failed (the CURLcode is in the message) */
+  ATLAS_ERROR_MIRROR_REJECTED, /* a mirror broke the protocol or lied and was dropped */
+  ATLAS_ERROR_NO_SOURCES,      /* every source failed or was banned */
+  ATLAS_ERROR_HASH_MISMATCH,   /* an expected hash did not match */
   ATLAS_ERROR_DISK_FULL,
   ATLAS_ERROR_IO,
-  ATLAS_ERROR_STORE,            /* the SQLite queue (the SQLite code is in the message) */
-  ATLAS_ERROR_BUSY,             /* the queue is owned by another process */
+  ATLAS_ERROR_STORE, /* the SQLite queue (the SQLite code is in the message) */
+  ATLAS_ERROR_BUSY,  /* the queue is owned by another process */
   ATLAS_ERROR_CANCELLED,
   ATLAS_ERROR_NOT_FOUND,
-  ATLAS_ERROR_EXISTS,           /* the same file is already in the queue */
+  ATLAS_ERROR_EXISTS, /* the same file is already in the queue */
 } AtlasError;
 
 GQuark atlas_error_quark (void);

@@ -20,9 +20,9 @@ struct _AtlasFileHasher
   GThread *thread;
   GMutex lock;
   GCond cond;
-  guint64 available;    /* under lock */
-  gboolean stopping;    /* under lock */
-  gsize hashed;         /* atomic: read for progress only */
+  guint64 available; /* under lock */
+  gboolean stopping; /* under lock */
+  gsize hashed;      /* atomic: read for progress only */
 
   GSource *done_source;
   GArray *digests;
@@ -43,7 +43,8 @@ static gpointer
 hasher_thread (gpointer data)
 {
   AtlasFileHasher *hasher = data;
-  g_autoptr (GPtrArray) hashers = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_hasher_free);
+  g_autoptr (GPtrArray) hashers =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_hasher_free);
   g_autofree guint8 *buffer = g_malloc (CHUNK);
   guint64 offset = 0;
   int fd = -1;

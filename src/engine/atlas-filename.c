@@ -13,16 +13,16 @@
 #include <string.h>
 
 #define MAX_COMPONENT_BYTES 255
-#define MAX_PATH_BYTES      4096
+#define MAX_PATH_BYTES 4096
 /* An extension longer than this is not worth keeping when a name is shortened. */
-#define MAX_KEPT_EXTENSION  16
+#define MAX_KEPT_EXTENSION 16
 /* How much of an untrusted name an error message quotes. */
-#define MAX_QUOTED_BYTES    80
+#define MAX_QUOTED_BYTES 80
 
 char *
 atlas_filename_display (const char *name)
 {
-  g_autoptr(GString) out = g_string_new ("“");
+  g_autoptr (GString) out = g_string_new ("“");
   const char *p = name;
   const char *end;
 
@@ -65,8 +65,7 @@ is_absolute (const char *name)
 {
   if (is_separator (name[0]))
     return TRUE;
-  return g_ascii_isalpha (name[0]) && name[1] == ':'
-         && (is_separator (name[2]) || name[2] == '\0');
+  return g_ascii_isalpha (name[0]) && name[1] == ':' && (is_separator (name[2]) || name[2] == '\0');
 }
 
 /* Backslashes are kept out of the result but still split components here, so
@@ -169,7 +168,7 @@ shorten_component (GString *component)
 char *
 atlas_filename_sanitize (const char *name, GError **error)
 {
-  g_autoptr(GString) out = NULL;
+  g_autoptr (GString) out = NULL;
   const char *start;
 
   if (name == NULL || *name == '\0')
@@ -181,9 +180,10 @@ atlas_filename_sanitize (const char *name, GError **error)
     {
       g_autofree char *shown = atlas_filename_display (name);
 
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_UNSAFE_INPUT,
-                   "the file name %s is an absolute path; only names inside the download folder are allowed",
-                   shown);
+      g_set_error (
+          error, ATLAS_ERROR, ATLAS_ERROR_UNSAFE_INPUT,
+          "the file name %s is an absolute path; only names inside the download folder are allowed",
+          shown);
       return NULL;
     }
   if (has_parent_reference (name))
@@ -208,7 +208,7 @@ atlas_filename_sanitize (const char *name, GError **error)
           if (length > 0 && !(length == 1 && *start == '.'))
             {
               g_autofree char *cleaned = clean_component (start, length);
-              g_autoptr(GString) component = g_string_new (cleaned);
+              g_autoptr (GString) component = g_string_new (cleaned);
 
               shorten_component (component);
               if (out->len > 0)
@@ -249,8 +249,8 @@ percent_decode_segment (const char *segment, gsize length)
 
   for (gsize i = 0; i < length; i++)
     {
-      if (segment[i] == '%' && i + 2 < length
-          && g_ascii_isxdigit (segment[i + 1]) && g_ascii_isxdigit (segment[i + 2]))
+      if (segment[i] == '%' && i + 2 < length && g_ascii_isxdigit (segment[i + 1])
+          && g_ascii_isxdigit (segment[i + 2]))
         {
           char c = (char) (g_ascii_xdigit_value (segment[i + 1]) << 4
                            | g_ascii_xdigit_value (segment[i + 2]));

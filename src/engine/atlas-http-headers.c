@@ -24,13 +24,12 @@ atlas_link_duplicate_free (AtlasLinkDuplicate *link)
 gboolean
 atlas_http_url_is_fetchable (const char *url)
 {
-  g_autoptr(GUri) uri = NULL;
+  g_autoptr (GUri) uri = NULL;
   const char *scheme;
 
   if (url == NULL)
     return FALSE;
-  if (g_ascii_strncasecmp (url, "http://", 7) != 0
-      && g_ascii_strncasecmp (url, "https://", 8) != 0
+  if (g_ascii_strncasecmp (url, "http://", 7) != 0 && g_ascii_strncasecmp (url, "https://", 8) != 0
       && g_ascii_strncasecmp (url, "ftp://", 6) != 0)
     return FALSE;
 
@@ -95,7 +94,7 @@ read_token (const char **cursor)
 static gboolean
 rel_has_duplicate (const char *rel)
 {
-  g_auto(GStrv) types = g_strsplit_set (rel, " \t", -1);
+  g_auto (GStrv) types = g_strsplit_set (rel, " \t", -1);
 
   for (guint i = 0; types[i] != NULL; i++)
     if (g_ascii_strcasecmp (types[i], "duplicate") == 0)
@@ -224,7 +223,9 @@ atlas_http_parse_link_duplicates (const char *value, GPtrArray *out)
 
   while (*p != '\0')
     {
-      LinkValue link = { NULL, };
+      LinkValue link = {
+        NULL,
+      };
       const char *close;
 
       p = skip_spaces (p);
@@ -330,8 +331,10 @@ parse_digest_instance (const char *instance, AtlasChecksum *checksum)
 gboolean
 atlas_http_parse_digest (const char *value, AtlasChecksum *checksum)
 {
-  g_auto(GStrv) instances = NULL;
-  AtlasChecksum best = { ATLAS_HASH_NONE, };
+  g_auto (GStrv) instances = NULL;
+  AtlasChecksum best = {
+    ATLAS_HASH_NONE,
+  };
 
   g_return_val_if_fail (checksum != NULL, FALSE);
 

@@ -8,15 +8,15 @@ G_BEGIN_DECLS
 typedef struct
 {
   char *url;
-  guint priority;    /* "pri" parameter, 0 when absent */
-  char *location;    /* "geo" parameter or NULL */
+  guint priority; /* "pri" parameter, 0 when absent */
+  char *location; /* "geo" parameter or NULL */
 } AtlasLinkDuplicate;
 
 /* Appends an AtlasLinkDuplicate* for every rel=duplicate link in one Link
  * header value to @out (whose free func must be atlas_link_duplicate_free).
  * Only http, https and ftp URLs are kept. */
 void atlas_http_parse_link_duplicates (const char *value, GPtrArray *out);
-void atlas_link_duplicate_free        (AtlasLinkDuplicate *link);
+void atlas_link_duplicate_free (AtlasLinkDuplicate *link);
 
 /* Parses an RFC 3230 Digest header ("SHA-256=base64, MD5=base64") and stores
  * the strongest known digest in @checksum. FALSE if none is usable. */

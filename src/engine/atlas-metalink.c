@@ -18,7 +18,7 @@
 #define METALINK4_NS "urn:ietf:params:xml:ns:metalink"
 #define METALINK3_NS "http://www.metalinker.org/"
 /* Real documents nest four levels deep; the cap keeps GMarkup's stack small. */
-#define MAX_DEPTH    32
+#define MAX_DEPTH 32
 #define MAX_PRIORITY 999999
 
 typedef enum
@@ -46,22 +46,22 @@ typedef struct
 typedef struct
 {
   AtlasMetalink *metalink;
-  GArray *kinds;            /* ElementKind, one per open element */
-  GArray *bindings;         /* NamespaceBinding, innermost last */
+  GArray *kinds;    /* ElementKind, one per open element */
+  GArray *bindings; /* NamespaceBinding, innermost last */
   GString *text;
-  GHashTable *names;        /* sanitised names of the files so far */
+  GHashTable *names; /* sanitised names of the files so far */
   gboolean seen_root;
 
-  AtlasMetalinkFile *file;  /* the <file> being read, or NULL */
-  char *file_shown;         /* its name as the document wrote it, quoted */
+  AtlasMetalinkFile *file; /* the <file> being read, or NULL */
+  char *file_shown;        /* its name as the document wrote it, quoted */
   gboolean file_has_size;
   guint n_url_elements;
 
-  AtlasHashType hash_type;  /* of the open <hash> */
-  guint url_priority;       /* of the open <url> */
+  AtlasHashType hash_type; /* of the open <hash> */
+  guint url_priority;      /* of the open <url> */
   char *url_location;
 
-  AtlasHashType pieces_type;  /* of the open <pieces>; NONE when skipped */
+  AtlasHashType pieces_type; /* of the open <pieces>; NONE when skipped */
   guint64 pieces_length;
   GByteArray *pieces_digests;
   guint pieces_count;
@@ -196,7 +196,8 @@ pop_namespace_bindings (ParseState *state)
   guint depth = state->kinds->len;
 
   while (state->bindings->len > 0
-         && g_array_index (state->bindings, NamespaceBinding, state->bindings->len - 1).depth >= depth)
+         && g_array_index (state->bindings, NamespaceBinding, state->bindings->len - 1).depth
+                >= depth)
     g_array_remove_index (state->bindings, state->bindings->len - 1);
 }
 
@@ -240,9 +241,9 @@ check_root (ParseState *state, const char *ns, const char *local_name, GError **
 
   if (g_strcmp0 (ns, METALINK3_NS) == 0)
     {
-      g_set_error_literal (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                           "Metalink 3 is not supported; only Metalink 4 (RFC 5854, namespace "
-                           METALINK4_NS ") is");
+      g_set_error_literal (
+          error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
+          "Metalink 3 is not supported; only Metalink 4 (RFC 5854, namespace " METALINK4_NS ") is");
       return FALSE;
     }
   if (g_strcmp0 (ns, METALINK4_NS) != 0 || strcmp (local_name, "metalink") != 0)
@@ -251,7 +252,8 @@ check_root (ParseState *state, const char *ns, const char *local_name, GError **
 
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
                    "not a Metalink 4 document: the root element is %s, expected <metalink> "
-                   "in namespace " METALINK4_NS, shown);
+                   "in namespace " METALINK4_NS,
+                   shown);
       return FALSE;
     }
   return TRUE;
@@ -291,7 +293,7 @@ static gboolean
 start_file (ParseState *state, const char **names, const char **values, GError **error)
 {
   const char *name = find_attribute (names, values, "name");
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   g_autofree char *safe = NULL;
   g_autofree char *shown = NULL;
 
@@ -312,7 +314,8 @@ start_file (ParseState *state, const char **names, const char **values, GError *
   safe = atlas_filename_sanitize (name, &local_error);
   if (safe == NULL)
     {
-      g_set_error (error, ATLAS_ERROR, local_error->code, "file %s: %s", shown, local_error->message);
+      g_set_error (error, ATLAS_ERROR, local_error->code, "file %s: %s", shown,
+                   local_error->message);
       return FALSE;
     }
   if (g_hash_table_contains (state->names, safe))
@@ -342,8 +345,8 @@ parse_byte_count (ParseState *state, const char *what, const char *text, guint64
 
   if (text[0] == '-')
     {
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                   "file %s: the %s %s is negative", state->file_shown, what, shown);
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT, "file %s: the %s %s is negative",
+                   state->file_shown, what, shown);
       return FALSE;
     }
   if (length == 0 || strspn (text, "0123456789") != length)
@@ -376,12 +379,13 @@ start_pieces (ParseState *state, const char **names, const char **values, GError
                    "file %s: <pieces> has no length attribute", state->file_shown);
       return FALSE;
     }
-  if (!parse_byte_count (state, "piece length", length, ATLAS_METALINK_MAX_SIZE, &piece_length, error))
+  if (!parse_byte_count (state, "piece length", length, ATLAS_METALINK_MAX_SIZE, &piece_length,
+                         error))
     return FALSE;
   if (piece_length == 0)
     {
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                   "file %s: the piece length is 0", state->file_shown);
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT, "file %s: the piece length is 0",
+                   state->file_shown);
       return FALSE;
     }
 
@@ -409,14 +413,14 @@ start_url (ParseState *state, const char **names, const char **values)
     state->url_priority = (guint) value;
 
   g_clear_pointer (&state->url_location, g_free);
-  if (location != NULL && strlen (location) == 2
-      && g_ascii_isalpha (location[0]) && g_ascii_isalpha (location[1]))
+  if (location != NULL && strlen (location) == 2 && g_ascii_isalpha (location[0])
+      && g_ascii_isalpha (location[1]))
     state->url_location = g_ascii_strdown (location, 2);
 }
 
 static gboolean
-start_known_element (ParseState *state, ElementKind kind, const char **names,
-                     const char **values, GError **error)
+start_known_element (ParseState *state, ElementKind kind, const char **names, const char **values,
+                     GError **error)
 {
   switch (kind)
     {
@@ -444,7 +448,8 @@ start_known_element (ParseState *state, ElementKind kind, const char **names,
       if (++state->n_url_elements > ATLAS_METALINK_MAX_URLS)
         {
           g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_UNSAFE_INPUT,
-                       "file %s lists more than %d URLs", state->file_shown, ATLAS_METALINK_MAX_URLS);
+                       "file %s lists more than %d URLs", state->file_shown,
+                       ATLAS_METALINK_MAX_URLS);
           return FALSE;
         }
       start_url (state, names, values);
@@ -464,8 +469,8 @@ start_known_element (ParseState *state, ElementKind kind, const char **names,
 
 static void
 start_element_cb (GMarkupParseContext *context, const char *element_name,
-                  const char **attribute_names, const char **attribute_values,
-                  gpointer user_data, GError **error)
+                  const char **attribute_names, const char **attribute_values, gpointer user_data,
+                  GError **error)
 {
   ParseState *state = user_data;
   const char *local_name;
@@ -501,8 +506,8 @@ start_element_cb (GMarkupParseContext *context, const char *element_name,
 }
 
 static void
-text_cb (GMarkupParseContext *context, const char *text, gsize text_len,
-         gpointer user_data, GError **error)
+text_cb (GMarkupParseContext *context, const char *text, gsize text_len, gpointer user_data,
+         GError **error)
 {
   ParseState *state = user_data;
 
@@ -556,9 +561,8 @@ decode_hex_digest (ParseState *state, const char *what, AtlasHashType type, cons
       g_autofree char *shown = atlas_filename_display (hex);
 
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                   "file %s: the %s %s %s is not %" G_GSIZE_FORMAT " hex digits",
-                   state->file_shown, atlas_hash_type_to_name (type), what, shown,
-                   digest_length * 2);
+                   "file %s: the %s %s %s is not %" G_GSIZE_FORMAT " hex digits", state->file_shown,
+                   atlas_hash_type_to_name (type), what, shown, digest_length * 2);
       return FALSE;
     }
   return TRUE;
@@ -567,7 +571,9 @@ decode_hex_digest (ParseState *state, const char *what, AtlasHashType type, cons
 static gboolean
 end_hash (ParseState *state, const char *text, GError **error)
 {
-  AtlasChecksum checksum = { state->hash_type, };
+  AtlasChecksum checksum = {
+    state->hash_type,
+  };
 
   if (state->hash_type == ATLAS_HASH_NONE)
     return TRUE;
@@ -593,7 +599,8 @@ end_piece_hash (ParseState *state, const char *text, GError **error)
     }
   if (!decode_hex_digest (state, "piece hash", state->pieces_type, text, digest, error))
     return FALSE;
-  g_byte_array_append (state->pieces_digests, digest, atlas_hash_type_digest_length (state->pieces_type));
+  g_byte_array_append (state->pieces_digests, digest,
+                       atlas_hash_type_digest_length (state->pieces_type));
   state->pieces_count++;
   return TRUE;
 }
@@ -605,7 +612,8 @@ end_pieces (ParseState *state)
   AtlasMetalinkFile *file = state->file;
 
   if (state->pieces_type == ATLAS_HASH_NONE
-      || atlas_hash_type_strength (state->pieces_type) <= atlas_hash_type_strength (file->piece_type))
+      || atlas_hash_type_strength (state->pieces_type)
+             <= atlas_hash_type_strength (file->piece_type))
     return;
 
   g_clear_pointer (&file->piece_digests, g_bytes_unref);
@@ -659,8 +667,9 @@ check_pieces (ParseState *state, GError **error)
       if (file->n_pieces != expected)
         {
           g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                       "file %s has %u piece hashes, but %" G_GUINT64_FORMAT " pieces of %"
-                       G_GUINT64_FORMAT " bytes make up its size of %" G_GUINT64_FORMAT " bytes",
+                       "file %s has %u piece hashes, but %" G_GUINT64_FORMAT
+                       " pieces of %" G_GUINT64_FORMAT
+                       " bytes make up its size of %" G_GUINT64_FORMAT " bytes",
                        state->file_shown, file->n_pieces, expected, file->piece_length, size);
           return FALSE;
         }
@@ -719,8 +728,8 @@ set_text_once (char **field, const char *text)
 }
 
 static void
-end_element_cb (GMarkupParseContext *context, const char *element_name,
-                gpointer user_data, GError **error)
+end_element_cb (GMarkupParseContext *context, const char *element_name, gpointer user_data,
+                GError **error)
 {
   ParseState *state = user_data;
   ElementKind kind = current_kind (state);
@@ -775,8 +784,8 @@ end_element_cb (GMarkupParseContext *context, const char *element_name,
  * other markup declaration (DOCTYPE, ENTITY, ELEMENT) is how entity expansion
  * and external-entity attacks start. */
 static void
-passthrough_cb (GMarkupParseContext *context, const char *text, gsize text_len,
-                gpointer user_data, GError **error)
+passthrough_cb (GMarkupParseContext *context, const char *text, gsize text_len, gpointer user_data,
+                GError **error)
 {
   if (text_len >= 4 && memcmp (text, "<!--", 4) == 0)
     return;
@@ -788,11 +797,7 @@ passthrough_cb (GMarkupParseContext *context, const char *text, gsize text_len,
 }
 
 static const GMarkupParser metalink_parser = {
-  start_element_cb,
-  end_element_cb,
-  text_cb,
-  passthrough_cb,
-  NULL,
+  start_element_cb, end_element_cb, text_cb, passthrough_cb, NULL,
 };
 
 /* GMarkup quotes the offending text in its messages, which need not be valid
@@ -829,9 +834,9 @@ is_blank (const char *data, gsize length)
 AtlasMetalink *
 atlas_metalink_parse (const char *data, gsize length, GError **error)
 {
-  g_autoptr(ParseState) state = NULL;
-  g_autoptr(GMarkupParseContext) context = NULL;
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (ParseState) state = NULL;
+  g_autoptr (GMarkupParseContext) context = NULL;
+  g_autoptr (GError) local_error = NULL;
   const char *invalid = NULL;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
@@ -864,9 +869,8 @@ atlas_metalink_parse (const char *data, gsize length, GError **error)
     }
 
   state = parse_state_new ();
-  context = g_markup_parse_context_new (&metalink_parser,
-                                        G_MARKUP_TREAT_CDATA_AS_TEXT | G_MARKUP_PREFIX_ERROR_POSITION,
-                                        state, NULL);
+  context = g_markup_parse_context_new (
+      &metalink_parser, G_MARKUP_TREAT_CDATA_AS_TEXT | G_MARKUP_PREFIX_ERROR_POSITION, state, NULL);
   if (!g_markup_parse_context_parse (context, data, length, &local_error)
       || !g_markup_parse_context_end_parse (context, &local_error))
     {
@@ -907,8 +911,8 @@ append_file_xml (GString *xml, const AtlasMetalinkFile *file)
   if (file->version != NULL)
     append_take (xml, g_markup_printf_escaped ("    <version>%s</version>\n", file->version));
   if (file->description != NULL)
-    append_take (xml, g_markup_printf_escaped ("    <description>%s</description>\n",
-                                                        file->description));
+    append_take (
+        xml, g_markup_printf_escaped ("    <description>%s</description>\n", file->description));
   if (file->size >= 0)
     g_string_append_printf (xml, "    <size>%" G_GINT64_FORMAT "</size>\n", file->size);
 

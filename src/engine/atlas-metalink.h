@@ -11,29 +11,29 @@
 G_BEGIN_DECLS
 
 /* Limits a document must respect; exceeding one is an error, never a truncation. */
-#define ATLAS_METALINK_MAX_DOCUMENT   (16 * 1024 * 1024)
-#define ATLAS_METALINK_MAX_FILES      10000
-#define ATLAS_METALINK_MAX_URLS       1000        /* per file */
-#define ATLAS_METALINK_MAX_PIECES     (1u << 22)  /* per file */
-#define ATLAS_METALINK_MAX_SIZE       (G_GINT64_CONSTANT (1) << 50)  /* 1 PiB */
+#define ATLAS_METALINK_MAX_DOCUMENT (16 * 1024 * 1024)
+#define ATLAS_METALINK_MAX_FILES 10000
+#define ATLAS_METALINK_MAX_URLS 1000                          /* per file */
+#define ATLAS_METALINK_MAX_PIECES (1u << 22)                  /* per file */
+#define ATLAS_METALINK_MAX_SIZE (G_GINT64_CONSTANT (1) << 50) /* 1 PiB */
 
 typedef struct
 {
   char *url;
-  guint priority;     /* 1 = most preferred; 0 = not given */
-  char *location;     /* ISO 3166-1 alpha-2, lower-case, or NULL */
+  guint priority; /* 1 = most preferred; 0 = not given */
+  char *location; /* ISO 3166-1 alpha-2, lower-case, or NULL */
 } AtlasMetalinkUrl;
 
 typedef struct
 {
-  char *name;            /* sanitised relative path */
-  gint64 size;           /* -1 when the document does not say */
-  GArray *hashes;        /* AtlasChecksum, whole-file */
-  AtlasHashType piece_type;   /* NONE when there are no <pieces> */
+  char *name;               /* sanitised relative path */
+  gint64 size;              /* -1 when the document does not say */
+  GArray *hashes;           /* AtlasChecksum, whole-file */
+  AtlasHashType piece_type; /* NONE when there are no <pieces> */
   guint64 piece_length;
-  GBytes *piece_digests;      /* n_pieces * digest length, in order */
+  GBytes *piece_digests; /* n_pieces * digest length, in order */
   guint n_pieces;
-  GPtrArray *urls;       /* AtlasMetalinkUrl*, sorted by priority (given first, ascending) */
+  GPtrArray *urls; /* AtlasMetalinkUrl*, sorted by priority (given first, ascending) */
   char *description;
   char *version;
   char *identity;
@@ -41,16 +41,16 @@ typedef struct
 
 typedef struct
 {
-  GPtrArray *files;      /* AtlasMetalinkFile* */
+  GPtrArray *files; /* AtlasMetalinkFile* */
 } AtlasMetalink;
 
 AtlasMetalink *atlas_metalink_parse (const char *data, gsize length, GError **error);
 /* Serialises to a Metalink 4 document that atlas_metalink_parse reads back. */
-char          *atlas_metalink_to_xml (const AtlasMetalink *metalink);
-AtlasMetalink *atlas_metalink_new  (void);
-void           atlas_metalink_free (AtlasMetalink *metalink);
-AtlasMetalinkFile *atlas_metalink_file_new  (void);
-void               atlas_metalink_file_free (AtlasMetalinkFile *file);
+char *atlas_metalink_to_xml (const AtlasMetalink *metalink);
+AtlasMetalink *atlas_metalink_new (void);
+void atlas_metalink_free (AtlasMetalink *metalink);
+AtlasMetalinkFile *atlas_metalink_file_new (void);
+void atlas_metalink_file_free (AtlasMetalinkFile *file);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasMetalink, atlas_metalink_free)
 

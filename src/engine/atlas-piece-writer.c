@@ -15,7 +15,7 @@
 #define HIGH_WATER (8 * 1024 * 1024)
 #define LOW_WATER (3 * 1024 * 1024)
 /* Piece hashing is the costly part of writing: one lane (thread) per core,
- * each owning whole streams, so a piece is still hashed in order. */
+ * each owning whole pieces (see lane_for). */
 #define MAX_LANES 2
 /* fdatasync at most once a second or every 64 MiB of verified data. */
 #define SYNC_INTERVAL_US G_USEC_PER_SEC
@@ -39,12 +39,11 @@ typedef struct
 
 typedef struct
 {
-  guint64 next_offset;  /* where this stream's next byte lands */
+  guint64 next_offset; /* where this stream's next byte lands */
   guint piece;
-  gboolean hashing;     /* the hasher has seen this piece from its first byte */
+  gboolean hashing; /* the hasher has seen this piece from its first byte */
   AtlasHasher *hasher;
 } Stream;
-
 
 typedef struct
 {
@@ -52,8 +51,8 @@ typedef struct
   guint index;
   GThread *thread;
   GAsyncQueue *jobs;
-  GHashTable *streams;    /* stream id -> Stream* */
-  GArray *unsynced;       /* guint pieces verified but not yet durable */
+  GHashTable *streams; /* stream id -> Stream* */
+  GArray *unsynced;    /* guint pieces verified but not yet durable */
   guint64 unsynced_bytes;
   gint64 last_sync;
 } Lane;
@@ -90,20 +89,20 @@ struct _AtlasPieceWriter
 
   Lane lanes[MAX_LANES];
   guint n_lanes;
-  gssize queued;          /* atomic: bytes waiting */
-  gint want_drained;      /* atomic: the owner paused transfers */
+  gssize queued;     /* atomic: bytes waiting */
+  gint want_drained; /* atomic: the owner paused transfers */
 
   /* The file, opened and preallocated by lane 0 before any lane writes. */
   GMutex file_lock;
   GCond file_ready;
-  gboolean file_opened;   /* under file_lock */
+  gboolean file_opened; /* under file_lock */
   int fd;
-  GError *failure;        /* under file_lock; the first failure wins */
+  GError *failure; /* under file_lock; the first failure wins */
 
   /* Events for the owner's context. */
   GMutex lock;
-  GArray *events;         /* Event */
-  GSource *notify;        /* idle that delivers events, NULL when none pending */
+  GArray *events;  /* Event */
+  GSource *notify; /* idle that delivers events, NULL when none pending */
 };
 
 static void
@@ -213,7 +212,7 @@ fail (AtlasPieceWriter *writer, int errsv, const char *what)
 {
   Event event = { .kind = EVENT_FAILED };
   int code = (errsv == ENOSPC || errsv == EDQUOT || errsv == EFBIG) ? ATLAS_ERROR_DISK_FULL
-                                                                     : ATLAS_ERROR_IO;
+                                                                    : ATLAS_ERROR_IO;
 
   g_mutex_lock (&writer->file_lock);
   if (writer->failure != NULL)
@@ -223,8 +222,8 @@ fail (AtlasPieceWriter *writer, int errsv, const char *what)
     }
   if (code == ATLAS_ERROR_DISK_FULL)
     g_set_error (&writer->failure, ATLAS_ERROR, code,
-                 "No space left to %s “%s”: free some space, then resume the download",
-                 what, writer->path);
+                 "No space left to %s “%s”: free some space, then resume the download", what,
+                 writer->path);
   else
     g_set_error (&writer->failure, ATLAS_ERROR, code, "Cannot %s “%s”: %s", what, writer->path,
                  g_strerror (errsv));
@@ -289,15 +288,16 @@ piece_finished (Lane *lane, guint stream_id, Stream *stream)
       gsize n;
       const guint8 *expected = g_bytes_get_data (writer->expected, &n);
 
-      event.result.good = (stream->piece + 1) * digest_length <= n
-                          && memcmp (expected + stream->piece * digest_length,
-                                     event.result.digest, digest_length) == 0;
+      event.result.good =
+          (stream->piece + 1) * digest_length <= n
+          && memcmp (expected + stream->piece * digest_length, event.result.digest, digest_length)
+                 == 0;
     }
   if (event.result.good)
     {
       g_array_append_val (lane->unsynced, stream->piece);
-      lane->unsynced_bytes += piece_end (writer, stream->piece)
-                              - (guint64) stream->piece * writer->piece_length;
+      lane->unsynced_bytes +=
+          piece_end (writer, stream->piece) - (guint64) stream->piece * writer->piece_length;
     }
   post_event (writer, &event);
 }
@@ -467,7 +467,7 @@ lane_thread (gpointer data)
         case JOB_WRITE:
           write_block (lane, job);
           if (g_atomic_pointer_add (&writer->queued, -(gssize) job->length) - (gssize) job->length
-                < LOW_WATER
+                  < LOW_WATER
               && g_atomic_int_compare_and_exchange (&writer->want_drained, 1, 0))
             {
               Event event = { .kind = EVENT_DRAINED };
@@ -531,10 +531,14 @@ atlas_piece_writer_new (const char *path, guint64 size, guint64 piece_length,
   return writer;
 }
 
+/* Every write to a piece goes through the same lane, so writes to one piece
+ * land in the order they were queued — whichever connection sent them. A
+ * cancelled connection's late blocks can then never overwrite the bytes that
+ * a later connection wrote and verified. (Blocks never span pieces.) */
 static Lane *
-lane_for (AtlasPieceWriter *writer, guint stream)
+lane_for (AtlasPieceWriter *writer, guint64 offset)
 {
-  return &writer->lanes[stream % writer->n_lanes];
+  return &writer->lanes[(offset / writer->piece_length) % writer->n_lanes];
 }
 
 void
@@ -549,17 +553,21 @@ atlas_piece_writer_write (AtlasPieceWriter *writer, guint stream, guint64 offset
   job->block = block;
   job->length = length;
   g_atomic_pointer_add (&writer->queued, (gssize) length);
-  g_async_queue_push (lane_for (writer, stream)->jobs, job);
+  g_async_queue_push (lane_for (writer, offset)->jobs, job);
 }
 
 void
 atlas_piece_writer_end_stream (AtlasPieceWriter *writer, guint stream)
 {
-  Job *job = g_new0 (Job, 1);
+  /* A stream's pieces are spread over the lanes: each forgets its part. */
+  for (guint i = 0; i < writer->n_lanes; i++)
+    {
+      Job *job = g_new0 (Job, 1);
 
-  job->kind = JOB_END_STREAM;
-  job->stream = stream;
-  g_async_queue_push (lane_for (writer, stream)->jobs, job);
+      job->kind = JOB_END_STREAM;
+      job->stream = stream;
+      g_async_queue_push (writer->lanes[i].jobs, job);
+    }
 }
 
 guint64

@@ -21,8 +21,8 @@ typedef struct _AtlasPieceWriter AtlasPieceWriter;
 typedef struct
 {
   guint piece;
-  guint stream;       /* the connection that delivered the piece */
-  gboolean good;      /* matched its expected hash (or none was expected) */
+  guint stream;  /* the connection that delivered the piece */
+  gboolean good; /* matched its expected hash (or none was expected) */
   guint8 digest[ATLAS_HASH_MAX_DIGEST];
 } AtlasPieceResult;
 
@@ -49,8 +49,8 @@ AtlasPieceWriter *atlas_piece_writer_new (const char *path, guint64 size, guint6
                                           const AtlasPieceWriterCallbacks *callbacks,
                                           gpointer user_data);
 
-/* Queues @length bytes at @offset from @stream (copied into @block, which the
- * writer frees with g_free). */
+/* Queues @length bytes at @offset from @stream (@block is taken and freed
+ * with g_free). A block must lie within one piece. */
 void atlas_piece_writer_write (AtlasPieceWriter *writer, guint stream, guint64 offset,
                                guint8 *block, gsize length);
 /* The stream stopped; a piece it left unfinished is forgotten. */
@@ -58,8 +58,8 @@ void atlas_piece_writer_end_stream (AtlasPieceWriter *writer, guint stream);
 
 /* Bytes queued and not yet written. Above the high-water mark the caller
  * should pause its transfers; drained() tells when to resume. */
-guint64  atlas_piece_writer_get_queued (AtlasPieceWriter *writer);
-gboolean atlas_piece_writer_is_full    (AtlasPieceWriter *writer);
+guint64 atlas_piece_writer_get_queued (AtlasPieceWriter *writer);
+gboolean atlas_piece_writer_is_full (AtlasPieceWriter *writer);
 
 /* Writes everything queued, syncs, reports the last results and durable
  * pieces (synchronously, from this call), stops the thread and frees. */

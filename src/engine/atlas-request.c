@@ -13,8 +13,8 @@ typedef struct
 
 struct _AtlasRequest
 {
-  GPtrArray *urls;          /* RequestUrl* */
-  GArray *checksums;        /* AtlasChecksum */
+  GPtrArray *urls;   /* RequestUrl* */
+  GArray *checksums; /* AtlasChecksum */
   AtlasHashType piece_type;
   guint64 piece_length;
   GBytes *piece_digests;
@@ -334,9 +334,9 @@ _atlas_request_deserialize (GBytes *bytes, GError **error)
       return NULL;
     }
 
-  g_variant_get (variant, "(ua(sus)a(uay)ut@ayx&s&sbt&s)", &format, &urls, &checksums,
-                 &piece_type, &request->piece_length, &digests, &request->size, &filename,
-                 &directory, &request->paused, &request->speed_limit, &preferred);
+  g_variant_get (variant, "(ua(sus)a(uay)ut@ayx&s&sbt&s)", &format, &urls, &checksums, &piece_type,
+                 &request->piece_length, &digests, &request->size, &filename, &directory,
+                 &request->paused, &request->speed_limit, &preferred);
   if (format != REQUEST_FORMAT)
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_STORE,

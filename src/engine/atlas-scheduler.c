@@ -1,10 +1,12 @@
 #include "atlas-scheduler.h"
 
+#include <string.h>
+
 typedef enum
 {
   PIECE_MISSING,
-  PIECE_CLAIMED,   /* inside some range, not yet received */
-  PIECE_RECEIVED,  /* all bytes handed to the writer, hash pending */
+  PIECE_CLAIMED,  /* inside some range, not yet received */
+  PIECE_RECEIVED, /* all bytes handed to the writer, hash pending */
   PIECE_DONE,
 } PieceState;
 
@@ -12,9 +14,9 @@ struct _AtlasScheduler
 {
   guint n_pieces;
   guint8 *state;
-  guint64 *tainted;     /* bit s: source s sent a bad copy of this piece */
+  guint64 *tainted; /* bit s: source s sent a bad copy of this piece */
   guint n_done;
-  guint first_missing;  /* no MISSING piece below this index */
+  guint first_missing; /* no MISSING piece below this index */
   GPtrArray *ranges;
 };
 
@@ -165,8 +167,8 @@ claim_split (AtlasScheduler *self, guint source, gpointer owner)
 
 /* Step 3: endgame — a second copy of the piece that will take longest. */
 static AtlasRange *
-claim_duplicate (AtlasScheduler *self, guint source, gpointer owner,
-                 AtlasRangeTimeFunc time_left, gpointer user_data)
+claim_duplicate (AtlasScheduler *self, guint source, gpointer owner, AtlasRangeTimeFunc time_left,
+                 gpointer user_data)
 {
   AtlasRange *slowest = NULL;
   double slowest_time = ENDGAME_MIN_SECONDS;
@@ -265,6 +267,20 @@ atlas_scheduler_release (AtlasScheduler *self, AtlasRange *range)
     if (self->state[piece] == PIECE_CLAIMED)
       set_missing (self, piece);
   g_ptr_array_remove (self->ranges, range);
+}
+
+gboolean
+atlas_scheduler_forgive (AtlasScheduler *self)
+{
+  gboolean forgiven = FALSE;
+
+  for (guint i = self->first_missing; i < self->n_pieces; i++)
+    if (self->state[i] == PIECE_MISSING && self->tainted[i] != 0)
+      {
+        self->tainted[i] = 0;
+        forgiven = TRUE;
+      }
+  return forgiven;
 }
 
 GPtrArray *

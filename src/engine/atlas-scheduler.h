@@ -34,11 +34,11 @@ typedef struct _AtlasScheduler AtlasScheduler;
 /* Seconds the owner of @range still needs for its piece in progress. */
 typedef double (*AtlasRangeTimeFunc) (AtlasRange *range, gpointer user_data);
 
-AtlasScheduler *atlas_scheduler_new  (guint n_pieces);
-void            atlas_scheduler_free (AtlasScheduler *self);
+AtlasScheduler *atlas_scheduler_new (guint n_pieces);
+void atlas_scheduler_free (AtlasScheduler *self);
 
 /* The piece is verified (from the queue after a restart, or after hashing). */
-void atlas_scheduler_mark_done   (AtlasScheduler *self, guint piece);
+void atlas_scheduler_mark_done (AtlasScheduler *self, guint piece);
 gboolean atlas_scheduler_is_done (AtlasScheduler *self, guint piece);
 guint atlas_scheduler_get_n_done (AtlasScheduler *self);
 gboolean atlas_scheduler_is_complete (AtlasScheduler *self);
@@ -55,12 +55,15 @@ gboolean atlas_scheduler_piece_received (AtlasScheduler *self, AtlasRange *range
 
 /* The hash result of a received piece. A bad piece goes back to missing and
  * is kept from @source while others can fetch it. */
-void atlas_scheduler_piece_checked (AtlasScheduler *self, guint piece, gboolean good,
-                                    guint source);
+void atlas_scheduler_piece_checked (AtlasScheduler *self, guint piece, gboolean good, guint source);
 
 /* The connection stops (finished, failed or cancelled): its unreceived
  * pieces go back to missing (or to its endgame twin). Frees @range. */
 void atlas_scheduler_release (AtlasScheduler *self, AtlasRange *range);
+
+/* Lets every source fetch the missing pieces it once sent bad copies of
+ * again (when no other source is left for them). FALSE if none was barred. */
+gboolean atlas_scheduler_forgive (AtlasScheduler *self);
 
 /* Ranges being fetched (AtlasRange*), for stall checks and endgame. */
 GPtrArray *atlas_scheduler_get_ranges (AtlasScheduler *self);

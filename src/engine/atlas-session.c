@@ -25,20 +25,20 @@ struct _AtlasSession
   GObject parent_instance;
 
   AtlasSettings *settings;
-  AtlasStore *store;          /* NULL for a session that persists nothing */
+  AtlasStore *store; /* NULL for a session that persists nothing */
   char *store_path;
   int lock_fd;
   GMainContext *context;
   AtlasCurlDriver *driver;
   AtlasRateLimiter limiter;
-  GPtrArray *downloads;       /* AtlasDownload*, queue order */
+  GPtrArray *downloads;         /* AtlasDownload*, queue order */
   GHashTable *host_connections; /* host key -> guint count */
   guint64 next_id;
   gboolean running;
   guint tick_source;
   guint wake_source;
   gint64 wake_at;
-  GTask *closing;             /* close_async waiting for renames in flight */
+  GTask *closing; /* close_async waiting for renames in flight */
 };
 
 static void atlas_session_list_model_init (GListModelInterface *iface);
@@ -464,12 +464,12 @@ unique_path (AtlasSession *self, const char *directory, const char *filename)
 {
   g_autofree char *path = g_build_filename (directory, filename, NULL);
   const char *dot = strrchr (filename, '.');
-  g_autofree char *stem = dot && dot != filename ? g_strndup (filename, dot - filename)
-                                                 : g_strdup (filename);
+  g_autofree char *stem =
+      dot && dot != filename ? g_strndup (filename, dot - filename) : g_strdup (filename);
   const char *extension = dot && dot != filename ? dot : "";
 
-  for (guint n = 1; n < 1000 && (g_file_test (path, G_FILE_TEST_EXISTS) || find_by_path (self, path));
-       n++)
+  for (guint n = 1;
+       n < 1000 && (g_file_test (path, G_FILE_TEST_EXISTS) || find_by_path (self, path)); n++)
     {
       g_autofree char *name = g_strdup_printf ("%s (%u)%s", stem, n, extension);
       g_free (path);
@@ -488,8 +488,8 @@ inserted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 }
 
 static AtlasDownload *
-add_download (AtlasSession *self, const AtlasRequest *request, const char *path,
-              gboolean in_place, GError **error)
+add_download (AtlasSession *self, const AtlasRequest *request, const char *path, gboolean in_place,
+              GError **error)
 {
   AtlasDownload *existing = find_by_path (self, path);
   AtlasDownload *download;
@@ -546,7 +546,7 @@ atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **err
 
   path = g_build_filename (directory, filename, NULL);
   if (find_by_path (self, path) != NULL)
-    final_path = g_strdup (path);  /* reported as a duplicate below */
+    final_path = g_strdup (path); /* reported as a duplicate below */
   else
     final_path = unique_path (self, directory, filename);
 

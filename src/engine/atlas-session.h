@@ -21,9 +21,9 @@ G_DECLARE_FINAL_TYPE (AtlasSession, atlas_session, ATLAS, SESSION, GObject)
 
 /* @store_path: the SQLite queue, or NULL for a session that persists nothing
  * (one-shot CLI runs and tests). Loads the queue and starts what was running. */
-void          atlas_session_open_async  (const char *store_path, AtlasSettings *settings,
-                                         GCancellable *cancellable, GAsyncReadyCallback callback,
-                                         gpointer user_data);
+void atlas_session_open_async (const char *store_path, AtlasSettings *settings,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
 AtlasSession *atlas_session_open_finish (GAsyncResult *result, GError **error);
 
 /* The default queue location: $XDG_DATA_HOME/download-atlas/queue.sqlite. */
@@ -34,21 +34,21 @@ AtlasSettings *atlas_session_get_settings (AtlasSession *self);
 /* A session opens stopped: it loads the queue but starts no transfer, so
  * queue commands can edit it. start() begins scheduling; stop() pauses every
  * transfer without changing any download's state in the queue. */
-void     atlas_session_start      (AtlasSession *self);
-void     atlas_session_stop       (AtlasSession *self);
+void atlas_session_start (AtlasSession *self);
+void atlas_session_stop (AtlasSession *self);
 gboolean atlas_session_is_running (AtlasSession *self);
 
 /* Adds a download for @request. Fails if the request has no usable source or
  * if a download with the same final path is already queued (ATLAS_ERROR_EXISTS
  * with a message naming it). */
-AtlasDownload *atlas_session_add    (AtlasSession *self, const AtlasRequest *request, GError **error);
+AtlasDownload *atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **error);
 AtlasDownload *atlas_session_lookup (AtlasSession *self, guint64 id);
 /* The download whose final file is @path, if one is queued. */
 AtlasDownload *atlas_session_lookup_by_path (AtlasSession *self, const char *path);
 /* Removes @download from the queue; with @delete_files its .part (and, if
  * complete, its final file) are deleted too. */
-void           atlas_session_remove (AtlasSession *self, AtlasDownload *download, gboolean delete_files);
-void           atlas_session_move   (AtlasSession *self, AtlasDownload *download, guint position);
+void atlas_session_remove (AtlasSession *self, AtlasDownload *download, gboolean delete_files);
+void atlas_session_move (AtlasSession *self, AtlasDownload *download, guint position);
 
 /* Repair: re-fetches only the pieces of the existing file at @path that fail
  * the piece hashes in @request (which must carry pieces and mirrors). */
@@ -56,8 +56,8 @@ AtlasDownload *atlas_session_repair (AtlasSession *self, const char *path,
                                      const AtlasRequest *request, GError **error);
 
 /* Stops transfers, persists progress and flushes the queue. */
-void     atlas_session_close_async  (AtlasSession *self, GCancellable *cancellable,
-                                     GAsyncReadyCallback callback, gpointer user_data);
+void atlas_session_close_async (AtlasSession *self, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
 gboolean atlas_session_close_finish (AtlasSession *self, GAsyncResult *result, GError **error);
 
 G_END_DECLS

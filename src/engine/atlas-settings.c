@@ -154,19 +154,19 @@ atlas_settings_class_init (AtlasSettingsClass *klass)
   object_class->finalize = atlas_settings_finalize;
 
   properties[PROP_DOWNLOAD_DIRECTORY] =
-    g_param_spec_string ("download-directory", NULL, NULL, NULL, flags);
+      g_param_spec_string ("download-directory", NULL, NULL, NULL, flags);
   properties[PROP_MAX_CONCURRENT_DOWNLOADS] =
-    g_param_spec_uint ("max-concurrent-downloads", NULL, NULL, 1, 1000, 3, flags);
+      g_param_spec_uint ("max-concurrent-downloads", NULL, NULL, 1, 1000, 3, flags);
   properties[PROP_MAX_CONNECTIONS_PER_SERVER] =
-    g_param_spec_uint ("max-connections-per-server", NULL, NULL, 1, 64, 4, flags);
+      g_param_spec_uint ("max-connections-per-server", NULL, NULL, 1, 64, 4, flags);
   properties[PROP_MAX_CONNECTIONS_PER_DOWNLOAD] =
-    g_param_spec_uint ("max-connections-per-download", NULL, NULL, 1, 256, 8, flags);
+      g_param_spec_uint ("max-connections-per-download", NULL, NULL, 1, 256, 8, flags);
   properties[PROP_GLOBAL_SPEED_LIMIT] =
-    g_param_spec_uint64 ("global-speed-limit", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+      g_param_spec_uint64 ("global-speed-limit", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PROP_CA_FILE] = g_param_spec_string ("ca-file", NULL, NULL, NULL, flags);
   properties[PROP_USER_AGENT] = g_param_spec_string ("user-agent", NULL, NULL, NULL, flags);
   properties[PROP_STALL_TIMEOUT] =
-    g_param_spec_uint ("stall-timeout", NULL, NULL, 1, 3600, 10, flags);
+      g_param_spec_uint ("stall-timeout", NULL, NULL, 1, 3600, 10, flags);
   properties[PROP_MAX_RETRIES] = g_param_spec_uint ("max-retries", NULL, NULL, 0, 1000, 4, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -225,7 +225,8 @@ atlas_settings_get_max_connections_per_server (AtlasSettings *self)
 void
 atlas_settings_set_max_connections_per_server (AtlasSettings *self, guint value)
 {
-  set_uint (self, &self->max_connections_per_server, MAX (value, 1), PROP_MAX_CONNECTIONS_PER_SERVER);
+  set_uint (self, &self->max_connections_per_server, MAX (value, 1),
+            PROP_MAX_CONNECTIONS_PER_SERVER);
 }
 
 guint

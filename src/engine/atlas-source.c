@@ -108,18 +108,18 @@ atlas_source_class_init (AtlasSourceClass *klass)
 
   properties[PROP_URL] = g_param_spec_string ("url", NULL, NULL, NULL, flags);
   properties[PROP_HOST] = g_param_spec_string ("host", NULL, NULL, NULL, flags);
-  properties[PROP_STATE] = g_param_spec_enum ("state", NULL, NULL, ATLAS_TYPE_SOURCE_STATE,
-                                              ATLAS_SOURCE_IDLE, flags);
+  properties[PROP_STATE] =
+      g_param_spec_enum ("state", NULL, NULL, ATLAS_TYPE_SOURCE_STATE, ATLAS_SOURCE_IDLE, flags);
   properties[PROP_PRIORITY] = g_param_spec_uint ("priority", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_LOCATION] = g_param_spec_string ("location", NULL, NULL, NULL, flags);
   properties[PROP_SPEED] = g_param_spec_uint64 ("speed", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PROP_BYTES_RECEIVED] =
-    g_param_spec_uint64 ("bytes-received", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+      g_param_spec_uint64 ("bytes-received", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PROP_CONNECTIONS] =
-    g_param_spec_uint ("connections", NULL, NULL, 0, G_MAXUINT, 0, flags);
+      g_param_spec_uint ("connections", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_ERRORS] = g_param_spec_uint ("errors", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_BAD_PIECES] =
-    g_param_spec_uint ("bad-pieces", NULL, NULL, 0, G_MAXUINT, 0, flags);
+      g_param_spec_uint ("bad-pieces", NULL, NULL, 0, G_MAXUINT, 0, flags);
   properties[PROP_LAST_ERROR] = g_param_spec_string ("last-error", NULL, NULL, NULL, flags);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
@@ -142,21 +142,21 @@ _atlas_source_new (const char *url, const char *host, guint priority, const char
   return self;
 }
 
-#define PUBLISH(field, value, prop)                                          \
-  G_STMT_START                                                               \
-  {                                                                          \
-    if (self->field != (value))                                              \
-      {                                                                      \
-        self->field = (value);                                               \
-        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);        \
-      }                                                                      \
-  }                                                                          \
+#define PUBLISH(field, value, prop)                                                                \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    if (self->field != (value))                                                                    \
+      {                                                                                            \
+        self->field = (value);                                                                     \
+        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);                              \
+      }                                                                                            \
+  }                                                                                                \
   G_STMT_END
 
 void
 _atlas_source_publish (AtlasSource *self, AtlasSourceState state, guint64 speed,
-                       guint64 bytes_received, guint connections, guint errors,
-                       guint bad_pieces, const char *last_error)
+                       guint64 bytes_received, guint connections, guint errors, guint bad_pieces,
+                       const char *last_error)
 {
   g_object_freeze_notify (G_OBJECT (self));
   PUBLISH (state, state, PROP_STATE);
@@ -174,14 +174,58 @@ _atlas_source_publish (AtlasSource *self, AtlasSourceState state, guint64 speed,
   g_object_thaw_notify (G_OBJECT (self));
 }
 
-const char *atlas_source_get_url (AtlasSource *self) { return self->url; }
-const char *atlas_source_get_host (AtlasSource *self) { return self->host; }
-AtlasSourceState atlas_source_get_state (AtlasSource *self) { return self->state; }
-guint atlas_source_get_priority (AtlasSource *self) { return self->priority; }
-const char *atlas_source_get_location (AtlasSource *self) { return self->location; }
-guint64 atlas_source_get_speed (AtlasSource *self) { return self->speed; }
-guint64 atlas_source_get_bytes_received (AtlasSource *self) { return self->bytes_received; }
-guint atlas_source_get_connections (AtlasSource *self) { return self->connections; }
-guint atlas_source_get_errors (AtlasSource *self) { return self->errors; }
-guint atlas_source_get_bad_pieces (AtlasSource *self) { return self->bad_pieces; }
-const char *atlas_source_get_last_error (AtlasSource *self) { return self->last_error; }
+const char *
+atlas_source_get_url (AtlasSource *self)
+{
+  return self->url;
+}
+const char *
+atlas_source_get_host (AtlasSource *self)
+{
+  return self->host;
+}
+AtlasSourceState
+atlas_source_get_state (AtlasSource *self)
+{
+  return self->state;
+}
+guint
+atlas_source_get_priority (AtlasSource *self)
+{
+  return self->priority;
+}
+const char *
+atlas_source_get_location (AtlasSource *self)
+{
+  return self->location;
+}
+guint64
+atlas_source_get_speed (AtlasSource *self)
+{
+  return self->speed;
+}
+guint64
+atlas_source_get_bytes_received (AtlasSource *self)
+{
+  return self->bytes_received;
+}
+guint
+atlas_source_get_connections (AtlasSource *self)
+{
+  return self->connections;
+}
+guint
+atlas_source_get_errors (AtlasSource *self)
+{
+  return self->errors;
+}
+guint
+atlas_source_get_bad_pieces (AtlasSource *self)
+{
+  return self->bad_pieces;
+}
+const char *
+atlas_source_get_last_error (AtlasSource *self)
+{
+  return self->last_error;
+}

@@ -80,15 +80,15 @@ typedef struct
 {
   JobKind kind;
   gint64 id;
-  gint64 a;             /* state, size, position */
-  gint64 b;             /* piece_length */
-  char *text;           /* error_message, setting key */
-  char *text2;          /* setting value */
-  GBytes *blob;         /* verified, validators, request */
-  GBytes *blob2;        /* piece_digests */
+  gint64 a;      /* state, size, position */
+  gint64 b;      /* piece_length */
+  char *text;    /* error_message, setting key */
+  char *text2;   /* setting value */
+  GBytes *blob;  /* verified, validators, request */
+  GBytes *blob2; /* piece_digests */
   AtlasStoreRecord *record;
-  GTask *task;          /* async callers */
-  SyncWait *wait;       /* blocking callers */
+  GTask *task;    /* async callers */
+  SyncWait *wait; /* blocking callers */
 } Job;
 
 typedef enum
@@ -111,36 +111,33 @@ typedef enum
   N_STMTS
 } StmtId;
 
-static const char * const stmt_sql[N_STMTS] = {
+static const char *const stmt_sql[N_STMTS] = {
   /* IMMEDIATE takes the write lock up front, so a batch never has to upgrade
    * a read lock (which can fail with SQLITE_BUSY without waiting). */
   [STMT_BEGIN] = "BEGIN IMMEDIATE",
   [STMT_COMMIT] = "COMMIT",
   [STMT_ROLLBACK] = "ROLLBACK",
-  [STMT_LOAD] =
-    "SELECT id, position, state, name, directory, filename, size, piece_length,"
-    " request, verified, piece_digests, validators, error_message, created, finished"
-    " FROM downloads ORDER BY position, id",
-  [STMT_INSERT] =
-    "INSERT INTO downloads (id, position, state, name, directory, filename, size,"
-    " piece_length, request, verified, piece_digests, validators, error_message,"
-    " created, finished)"
-    " VALUES (?14, (SELECT IFNULL (MAX (position), 0) + 1 FROM downloads),"
-    " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+  [STMT_LOAD] = "SELECT id, position, state, name, directory, filename, size, piece_length,"
+                " request, verified, piece_digests, validators, error_message, created, finished"
+                " FROM downloads ORDER BY position, id",
+  [STMT_INSERT] = "INSERT INTO downloads (id, position, state, name, directory, filename, size,"
+                  " piece_length, request, verified, piece_digests, validators, error_message,"
+                  " created, finished)"
+                  " VALUES (?14, (SELECT IFNULL (MAX (position), 0) + 1 FROM downloads),"
+                  " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
   /* "finished" follows the state so that a restarted download forgets it. */
   [STMT_UPDATE_STATE] =
-    "UPDATE downloads SET state = ?2, error_message = ?3,"
-    " finished = CASE WHEN ?2 = ?4 THEN (CASE WHEN finished > 0 THEN finished ELSE ?5 END)"
-    " ELSE 0 END WHERE id = ?1",
+      "UPDATE downloads SET state = ?2, error_message = ?3,"
+      " finished = CASE WHEN ?2 = ?4 THEN (CASE WHEN finished > 0 THEN finished ELSE ?5 END)"
+      " ELSE 0 END WHERE id = ?1",
   [STMT_UPDATE_LAYOUT] = "UPDATE downloads SET size = ?2, piece_length = ?3 WHERE id = ?1",
   [STMT_UPDATE_PIECES] = "UPDATE downloads SET verified = ?2, piece_digests = ?3 WHERE id = ?1",
   [STMT_UPDATE_VALIDATORS] = "UPDATE downloads SET validators = ?2 WHERE id = ?1",
   [STMT_UPDATE_REQUEST] = "UPDATE downloads SET request = ?2 WHERE id = ?1",
   [STMT_SET_POSITION] = "UPDATE downloads SET position = ?2 WHERE id = ?1",
   [STMT_DELETE] = "DELETE FROM downloads WHERE id = ?1",
-  [STMT_SET_SETTING] =
-    "INSERT INTO settings (key, value) VALUES (?1, ?2)"
-    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  [STMT_SET_SETTING] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   [STMT_DELETE_SETTING] = "DELETE FROM settings WHERE key = ?1",
   [STMT_GET_SETTING] = "SELECT value FROM settings WHERE key = ?1",
 };
@@ -151,12 +148,12 @@ typedef struct
 {
   gatomicrefcount ref;
   GAsyncQueue *queue;
-  GMutex lock;                  /* protects pending_pieces, SyncWait, coalesced */
+  GMutex lock; /* protects pending_pieces, SyncWait, coalesced */
   GCond cond;
-  GHashTable *pending_pieces;   /* gint64 id → queued JOB_UPDATE_PIECES Job */
+  GHashTable *pending_pieces; /* gint64 id → queued JOB_UPDATE_PIECES Job */
   guint coalesced;
-  GWeakRef store;               /* read on the main context only */
-  GMainContext *context;        /* where the store was created: "error" goes here */
+  GWeakRef store;        /* read on the main context only */
+  GMainContext *context; /* where the store was created: "error" goes here */
   char *path;
 
   /* worker only */
@@ -407,7 +404,7 @@ wait_sync (StoreShared *shared, SyncWait *wait)
 static void
 run_in_context (GMainContext *context, GSourceFunc func, gpointer data)
 {
-  g_autoptr(GSource) source = g_idle_source_new ();
+  g_autoptr (GSource) source = g_idle_source_new ();
 
   g_source_set_priority (source, G_PRIORITY_DEFAULT);
   g_source_set_callback (source, func, data, NULL);
@@ -471,8 +468,8 @@ return_to_task_cb (gpointer user_data)
 /* Worker side: moves the job's task (and its reference) to the task's own
  * context, so the callback, the return and the final unref all happen there. */
 static void
-return_to_task (Job *job, ReturnKind kind, GError *error, gint64 int_value,
-                gpointer pointer, GDestroyNotify pointer_free)
+return_to_task (Job *job, ReturnKind kind, GError *error, gint64 int_value, gpointer pointer,
+                GDestroyNotify pointer_free)
 {
   ReturnData *data = g_new0 (ReturnData, 1);
   data->task = g_steal_pointer (&job->task);
@@ -495,7 +492,7 @@ static gboolean
 emit_error_cb (gpointer user_data)
 {
   EmitErrorData *data = user_data;
-  g_autoptr(AtlasStore) store = g_weak_ref_get (&data->shared->store);
+  g_autoptr (AtlasStore) store = g_weak_ref_get (&data->shared->store);
 
   if (store != NULL)
     g_signal_emit (store, signals[SIGNAL_ERROR], 0, data->error);
@@ -529,8 +526,8 @@ sqlite_error_new (StoreShared *shared, int code, const char *what)
   const char *message = shared->db != NULL ? sqlite3_errmsg (shared->db) : sqlite3_errstr (code);
 
   return g_error_new (ATLAS_ERROR, ATLAS_ERROR_STORE,
-                      "Download queue “%s”: %s failed: %s (SQLite error %d)",
-                      shared->path, what, message, code);
+                      "Download queue “%s”: %s failed: %s (SQLite error %d)", shared->path, what,
+                      message, code);
 }
 
 static sqlite3_stmt *
@@ -639,7 +636,7 @@ exec_sql (StoreShared *shared, const char *sql, const char *what, GError **error
 static gboolean
 query_int (StoreShared *shared, const char *sql, gint64 *out, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   sqlite3_stmt *stmt = NULL;
   int rc;
 
@@ -679,29 +676,28 @@ migrate_0_to_1 (StoreShared *shared, GError **error)
    * donations) reference downloads(id) ON DELETE CASCADE. Sources stay in the
    * opaque request blob for now; a later migration can move them into their
    * own table without touching these columns. */
-  static const char sql[] =
-    "CREATE TABLE downloads ("
-    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    "  position INTEGER NOT NULL,"
-    "  state INTEGER NOT NULL DEFAULT 0,"
-    "  name TEXT,"
-    "  directory TEXT,"
-    "  filename TEXT,"
-    "  size INTEGER NOT NULL DEFAULT -1,"
-    "  piece_length INTEGER NOT NULL DEFAULT 0,"
-    "  request BLOB,"
-    "  verified BLOB,"
-    "  piece_digests BLOB,"
-    "  validators BLOB,"
-    "  error_message TEXT,"
-    "  created INTEGER NOT NULL DEFAULT 0,"
-    "  finished INTEGER NOT NULL DEFAULT 0"
-    ");"
-    "CREATE INDEX downloads_by_position ON downloads (position, id);"
-    "CREATE TABLE settings ("
-    "  key TEXT PRIMARY KEY NOT NULL,"
-    "  value TEXT"
-    ");";
+  static const char sql[] = "CREATE TABLE downloads ("
+                            "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                            "  position INTEGER NOT NULL,"
+                            "  state INTEGER NOT NULL DEFAULT 0,"
+                            "  name TEXT,"
+                            "  directory TEXT,"
+                            "  filename TEXT,"
+                            "  size INTEGER NOT NULL DEFAULT -1,"
+                            "  piece_length INTEGER NOT NULL DEFAULT 0,"
+                            "  request BLOB,"
+                            "  verified BLOB,"
+                            "  piece_digests BLOB,"
+                            "  validators BLOB,"
+                            "  error_message TEXT,"
+                            "  created INTEGER NOT NULL DEFAULT 0,"
+                            "  finished INTEGER NOT NULL DEFAULT 0"
+                            ");"
+                            "CREATE INDEX downloads_by_position ON downloads (position, id);"
+                            "CREATE TABLE settings ("
+                            "  key TEXT PRIMARY KEY NOT NULL,"
+                            "  value TEXT"
+                            ");";
 
   return exec_sql (shared, sql, "creating the schema", error);
 }
@@ -733,7 +729,7 @@ migrate (StoreShared *shared, GError **error)
   for (; version < ATLAS_STORE_SCHEMA_VERSION; version++)
     {
       g_autofree char *set_version = NULL;
-      g_autoptr(GError) local_error = NULL;
+      g_autoptr (GError) local_error = NULL;
 
       /* Each step and its version bump commit together, so an interrupted
        * upgrade resumes at the step that did not finish. */
@@ -741,9 +737,9 @@ migrate (StoreShared *shared, GError **error)
         return FALSE;
 
       set_version = g_strdup_printf ("PRAGMA user_version = %" G_GINT64_FORMAT, version + 1);
-      if (!migrations[version] (shared, &local_error) ||
-          !exec_sql (shared, set_version, "recording the schema version", &local_error) ||
-          !exec_sql (shared, "COMMIT", "committing a migration", &local_error))
+      if (!migrations[version](shared, &local_error)
+          || !exec_sql (shared, set_version, "recording the schema version", &local_error)
+          || !exec_sql (shared, "COMMIT", "committing a migration", &local_error))
         {
           sqlite3_exec (shared->db, "ROLLBACK", NULL, NULL, NULL);
           g_propagate_error (error, g_steal_pointer (&local_error));
@@ -775,18 +771,17 @@ worker_open (StoreShared *shared, GError **error)
           int saved_errno = errno;
 
           g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_STORE,
-                       "Cannot create the folder for the download queue “%s”: %s",
-                       shared->path, g_strerror (saved_errno));
+                       "Cannot create the folder for the download queue “%s”: %s", shared->path,
+                       g_strerror (saved_errno));
           return FALSE;
         }
     }
 
   /* Only this thread ever uses the handle, so SQLite's own mutexes are
    * pure overhead. */
-  rc = sqlite3_open_v2 (shared->path, &shared->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-                        SQLITE_OPEN_URI,
-                        NULL);
+  rc = sqlite3_open_v2 (
+      shared->path, &shared->db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
   if (rc != SQLITE_OK)
     goto fail;
 
@@ -803,9 +798,12 @@ worker_open (StoreShared *shared, GError **error)
    *
    * The first statement that reads the file is also where a file that is not
    * a database is detected. */
-  if ((rc = sqlite3_exec (shared->db, "PRAGMA journal_mode = WAL;"
-                            "PRAGMA synchronous = NORMAL;"
-                            "PRAGMA foreign_keys = ON;", NULL, NULL, NULL)) != SQLITE_OK)
+  if ((rc = sqlite3_exec (shared->db,
+                          "PRAGMA journal_mode = WAL;"
+                          "PRAGMA synchronous = NORMAL;"
+                          "PRAGMA foreign_keys = ON;",
+                          NULL, NULL, NULL))
+      != SQLITE_OK)
     goto fail;
 
   if (!migrate (shared, error))
@@ -818,8 +816,7 @@ worker_open (StoreShared *shared, GError **error)
 
 fail:
   g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_STORE,
-               "Cannot open the download queue “%s”: %s (SQLite error %d)",
-               shared->path,
+               "Cannot open the download queue “%s”: %s (SQLite error %d)", shared->path,
                shared->db != NULL ? sqlite3_errmsg (shared->db) : sqlite3_errstr (rc), rc);
   g_clear_pointer (&shared->db, sqlite3_close_v2);
   return FALSE;
@@ -841,7 +838,8 @@ worker_close (StoreShared *shared)
 static GPtrArray *
 worker_load (StoreShared *shared, GError **error)
 {
-  g_autoptr(GPtrArray) records = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_store_record_free);
+  g_autoptr (GPtrArray) records =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_store_record_free);
   sqlite3_stmt *stmt = get_stmt (shared, STMT_LOAD, error);
   int rc;
 
@@ -1053,9 +1051,9 @@ finish_write (StoreShared *shared, Job *job, gint64 id, GError *error)
 static void
 worker_write_batch (StoreShared *shared, Job *first, Job **out_next)
 {
-  g_autoptr(GPtrArray) done = g_ptr_array_new ();     /* Job* that succeeded */
-  g_autoptr(GArray) ids = g_array_new (FALSE, TRUE, sizeof (gint64));
-  g_autoptr(GError) tx_error = NULL;
+  g_autoptr (GPtrArray) done = g_ptr_array_new (); /* Job* that succeeded */
+  g_autoptr (GArray) ids = g_array_new (FALSE, TRUE, sizeof (gint64));
+  g_autoptr (GError) tx_error = NULL;
   sqlite3_stmt *begin;
   Job *job = first;
   guint n_jobs = 0;
@@ -1160,8 +1158,7 @@ worker_run (StoreShared *shared, Job *job)
 
         if (!g_cancellable_set_error_if_cancelled (cancellable, &error))
           records = worker_load (shared, &error);
-        return_to_task (job, RETURN_POINTER, error, 0, records,
-                        (GDestroyNotify) g_ptr_array_unref);
+        return_to_task (job, RETURN_POINTER, error, 0, records, (GDestroyNotify) g_ptr_array_unref);
         break;
       }
 
@@ -1203,8 +1200,8 @@ worker_run (StoreShared *shared, Job *job)
 static void
 worker_reject (StoreShared *shared, Job *job)
 {
-  GError *error = g_error_new (ATLAS_ERROR, ATLAS_ERROR_STORE,
-                               "Download queue “%s” is not open", shared->path);
+  GError *error =
+      g_error_new (ATLAS_ERROR, ATLAS_ERROR_STORE, "Download queue “%s” is not open", shared->path);
 
   if (job_is_write (job))
     {
@@ -1230,7 +1227,8 @@ worker_main (gpointer data)
 
   for (;;)
     {
-      Job *job = next != NULL ? next : store_shared_take (shared, g_async_queue_pop (shared->queue));
+      Job *job =
+          next != NULL ? next : store_shared_take (shared, g_async_queue_pop (shared->queue));
 
       next = NULL;
 
@@ -1266,8 +1264,8 @@ atlas_store_dispose (GObject *object)
    * needs nothing from this thread, so joining here cannot deadlock. */
   if (self->worker != NULL)
     {
-      g_debug ("Closing “%s”; %u bitmap updates were coalesced",
-               self->shared->path, self->shared->coalesced);
+      g_debug ("Closing “%s”; %u bitmap updates were coalesced", self->shared->path,
+               self->shared->coalesced);
       g_async_queue_push (self->shared->queue, job_new (JOB_QUIT, 0));
       g_thread_join (g_steal_pointer (&self->worker));
     }
@@ -1300,9 +1298,8 @@ atlas_store_class_init (AtlasStoreClass *klass)
    * Emitted on the main context where the store was opened when a
    * fire-and-forget write failed.
    */
-  signals[SIGNAL_ERROR] =
-    g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
-                  NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+  signals[SIGNAL_ERROR] = g_signal_new ("error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                        NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -1325,10 +1322,10 @@ atlas_store_new (const char *path)
 /* Public API */
 
 void
-atlas_store_open_async (const char *path, GCancellable *cancellable,
-                        GAsyncReadyCallback callback, gpointer user_data)
+atlas_store_open_async (const char *path, GCancellable *cancellable, GAsyncReadyCallback callback,
+                        gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr (GTask) task = NULL;
   AtlasStore *store;
   Job *job;
 
@@ -1356,7 +1353,7 @@ atlas_store_open_finish (GAsyncResult *result, GError **error)
 AtlasStore *
 atlas_store_open_sync (const char *path, GError **error)
 {
-  g_autoptr(AtlasStore) store = NULL;
+  g_autoptr (AtlasStore) store = NULL;
   SyncWait wait = { 0 };
   Job *job;
 
@@ -1378,10 +1375,10 @@ atlas_store_open_sync (const char *path, GError **error)
 }
 
 void
-atlas_store_load_async (AtlasStore *self, GCancellable *cancellable,
-                        GAsyncReadyCallback callback, gpointer user_data)
+atlas_store_load_async (AtlasStore *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                        gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr (GTask) task = NULL;
   Job *job;
 
   g_return_if_fail (ATLAS_IS_STORE (self));
@@ -1407,7 +1404,7 @@ atlas_store_insert_async (AtlasStore *self, const AtlasStoreRecord *record,
                           GCancellable *cancellable, GAsyncReadyCallback callback,
                           gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr (GTask) task = NULL;
   Job *job;
 
   g_return_if_fail (ATLAS_IS_STORE (self));
@@ -1430,7 +1427,7 @@ atlas_store_insert_async (AtlasStore *self, const AtlasStoreRecord *record,
 gint64
 atlas_store_insert_finish (AtlasStore *self, GAsyncResult *result, GError **error)
 {
-  g_autoptr(GError) local_error = NULL;
+  g_autoptr (GError) local_error = NULL;
   gint64 id;
 
   g_return_val_if_fail (g_task_is_valid (result, self), 0);
@@ -1589,10 +1586,10 @@ atlas_store_get_setting_sync (AtlasStore *self, const char *key, GError **error)
 }
 
 void
-atlas_store_flush_async (AtlasStore *self, GCancellable *cancellable,
-                         GAsyncReadyCallback callback, gpointer user_data)
+atlas_store_flush_async (AtlasStore *self, GCancellable *cancellable, GAsyncReadyCallback callback,
+                         gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
+  g_autoptr (GTask) task = NULL;
   Job *job;
 
   g_return_if_fail (ATLAS_IS_STORE (self));

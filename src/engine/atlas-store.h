@@ -15,9 +15,9 @@ G_BEGIN_DECLS
 
 typedef struct
 {
-  gint64 id;             /* 0 before insertion */
-  gint64 position;       /* queue order, ascending */
-  int state;             /* AtlasDownloadState */
+  gint64 id;       /* 0 before insertion */
+  gint64 position; /* queue order, ascending */
+  int state;       /* AtlasDownloadState */
   char *name;
   char *directory;
   char *filename;
@@ -28,13 +28,13 @@ typedef struct
   GBytes *piece_digests; /* SHA-256 of each verified piece, for our own records */
   GBytes *validators;    /* serialised per-source ETag/Last-Modified (opaque) */
   char *error_message;
-  gint64 created;        /* unix seconds */
-  gint64 finished;       /* unix seconds, 0 if not finished */
+  gint64 created;  /* unix seconds */
+  gint64 finished; /* unix seconds, 0 if not finished */
 } AtlasStoreRecord;
 
-AtlasStoreRecord *atlas_store_record_new  (void);
+AtlasStoreRecord *atlas_store_record_new (void);
 AtlasStoreRecord *atlas_store_record_copy (const AtlasStoreRecord *record);
-void              atlas_store_record_free (AtlasStoreRecord *record);
+void atlas_store_record_free (AtlasStoreRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasStoreRecord, atlas_store_record_free)
 
 #define ATLAS_TYPE_STORE (atlas_store_get_type ())
@@ -42,43 +42,44 @@ G_DECLARE_FINAL_TYPE (AtlasStore, atlas_store, ATLAS, STORE, GObject)
 
 /* Opens (creating if needed) and migrates the database at @path on the worker.
  * @path may be ":memory:" for tests. */
-void        atlas_store_open_async  (const char *path, GCancellable *cancellable,
-                                     GAsyncReadyCallback callback, gpointer user_data);
+void atlas_store_open_async (const char *path, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
 AtlasStore *atlas_store_open_finish (GAsyncResult *result, GError **error);
 /* Blocking variant for tools and tests that have no main loop yet. */
-AtlasStore *atlas_store_open_sync   (const char *path, GError **error);
+AtlasStore *atlas_store_open_sync (const char *path, GError **error);
 
 /* All records ordered by position; a GPtrArray of AtlasStoreRecord*. */
-void       atlas_store_load_async  (AtlasStore *self, GCancellable *cancellable,
-                                    GAsyncReadyCallback callback, gpointer user_data);
+void atlas_store_load_async (AtlasStore *self, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
 GPtrArray *atlas_store_load_finish (AtlasStore *self, GAsyncResult *result, GError **error);
 
 /* Inserts @record (position goes last; its id is kept when nonzero, else assigned);
  * the finish function returns the new id, 0 on error. */
-void   atlas_store_insert_async  (AtlasStore *self, const AtlasStoreRecord *record,
-                                  GCancellable *cancellable, GAsyncReadyCallback callback,
-                                  gpointer user_data);
+void atlas_store_insert_async (AtlasStore *self, const AtlasStoreRecord *record,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
 gint64 atlas_store_insert_finish (AtlasStore *self, GAsyncResult *result, GError **error);
 
 /* Fire-and-forget updates, ordered after every earlier call. */
-void atlas_store_update_state  (AtlasStore *self, gint64 id, int state, const char *error_message);
+void atlas_store_update_state (AtlasStore *self, gint64 id, int state, const char *error_message);
 void atlas_store_update_layout (AtlasStore *self, gint64 id, gint64 size, guint64 piece_length);
 /* Call only after the pieces set in @verified are durable on disk (fdatasync). */
-void atlas_store_update_pieces (AtlasStore *self, gint64 id, GBytes *verified, GBytes *piece_digests);
+void atlas_store_update_pieces (AtlasStore *self, gint64 id, GBytes *verified,
+                                GBytes *piece_digests);
 void atlas_store_update_validators (AtlasStore *self, gint64 id, GBytes *validators);
 void atlas_store_update_request (AtlasStore *self, gint64 id, GBytes *request);
-void atlas_store_set_position  (AtlasStore *self, gint64 id, gint64 position);
-void atlas_store_delete        (AtlasStore *self, gint64 id);
+void atlas_store_set_position (AtlasStore *self, gint64 id, gint64 position);
+void atlas_store_delete (AtlasStore *self, gint64 id);
 
-void  atlas_store_set_setting (AtlasStore *self, const char *key, const char *value);
+void atlas_store_set_setting (AtlasStore *self, const char *key, const char *value);
 /* Blocking read of a setting; waits for earlier queued writes. NULL if unset. */
 char *atlas_store_get_setting_sync (AtlasStore *self, const char *key, GError **error);
 
 /* Completes when every job queued before it has run (writes committed). */
-void     atlas_store_flush_async  (AtlasStore *self, GCancellable *cancellable,
-                                   GAsyncReadyCallback callback, gpointer user_data);
+void atlas_store_flush_async (AtlasStore *self, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean atlas_store_flush_finish (AtlasStore *self, GAsyncResult *result, GError **error);
 /* Blocking flush for shutdown paths. */
-gboolean atlas_store_flush_sync   (AtlasStore *self, GError **error);
+gboolean atlas_store_flush_sync (AtlasStore *self, GError **error);
 
 G_END_DECLS

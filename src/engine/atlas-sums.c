@@ -167,7 +167,7 @@ is_skipped_line (const char *line)
 GPtrArray *
 atlas_sums_parse (const char *data, gsize length, AtlasHashType default_type, GError **error)
 {
-  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) sums_entry_free);
+  g_autoptr (GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) sums_entry_free);
   const char *end = data + length;
   const char *line_start = data;
   guint line_number = 0;

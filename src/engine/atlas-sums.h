@@ -18,8 +18,8 @@ typedef struct
 /* @default_type: the type of GNU-style lines when the hex length is ambiguous
  * (NONE = from the length). Returns an array of AtlasSumsEntry* (free with
  * g_ptr_array_unref). */
-GPtrArray            *atlas_sums_parse  (const char *data, gsize length, AtlasHashType default_type,
-                                         GError **error);
+GPtrArray *atlas_sums_parse (const char *data, gsize length, AtlasHashType default_type,
+                             GError **error);
 /* Looks @name up by exact match, then by basename. */
 const AtlasSumsEntry *atlas_sums_lookup (GPtrArray *entries, const char *name);
 

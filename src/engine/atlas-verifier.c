@@ -47,15 +47,15 @@ typedef struct
   gsize digest_length;
   guint n_pieces;
   gint64 expected_size;
-  AtlasChecksum expected_whole;   /* type NONE: no whole-file check */
+  AtlasChecksum expected_whole; /* type NONE: no whole-file check */
   GCancellable *cancellable;
-  int piece_workers;              /* -1: one per core, minus the whole-file thread */
-  gboolean use_mmap;              /* FALSE: pread into a buffer per thread */
+  int piece_workers; /* -1: one per core, minus the whole-file thread */
+  gboolean use_mmap; /* FALSE: pread into a buffer per thread */
 
   /* The file. */
   int fd;
   guint64 size;
-  const guint8 *map;              /* NULL: read with pread */
+  const guint8 *map; /* NULL: read with pread */
   gsize map_length;
 
   /* Layout of the pieces: piece i covers [i * piece_length, piece_end (i)). */
@@ -64,15 +64,15 @@ typedef struct
   /* Shared by the hashing threads. */
   _Atomic guint64 next_piece;
   atomic_bool stop;
-  guint8 *piece_bad;              /* one flag per piece; each written by one thread */
+  guint8 *piece_bad; /* one flag per piece; each written by one thread */
   GMutex error_lock;
-  GError *error;                  /* the first error any thread hit */
+  GError *error; /* the first error any thread hit */
 
   /* Units of work done and planned: bytes hashed, counting bytes hashed twice
    * (piece and whole-file) twice. Read by the progress source. */
   _Atomic guint64 work_done;
   guint64 work_total;
-  atomic_bool planned;            /* size and work_total are set */
+  atomic_bool planned; /* size and work_total are set */
 
   guint8 whole_digest[ATLAS_HASH_MAX_DIGEST];
 } VerifyJob;
@@ -110,10 +110,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (VerifyJob, verify_job_free)
 /* Checks the expectation for consistency and copies what the threads need, so
  * the caller's structure may go away while an async verify runs. */
 static VerifyJob *
-verify_job_new (const char *path, const AtlasVerifyExpectation *expect,
-                GCancellable *cancellable, GError **error)
+verify_job_new (const char *path, const AtlasVerifyExpectation *expect, GCancellable *cancellable,
+                GError **error)
 {
-  g_autoptr(VerifyJob) job = g_new0 (VerifyJob, 1);
+  g_autoptr (VerifyJob) job = g_new0 (VerifyJob, 1);
 
   job->fd = -1;
   job->path = g_strdup (path);
@@ -126,26 +126,28 @@ verify_job_new (const char *path, const AtlasVerifyExpectation *expect,
    * lost on our machines with the default on others. */
   job->piece_workers = -1;
   if (g_getenv ("ATLAS_VERIFY_PIECE_WORKERS") != NULL)
-    job->piece_workers = (int) CLAMP (g_ascii_strtoll (g_getenv ("ATLAS_VERIFY_PIECE_WORKERS"), NULL, 10), 0, 256);
+    job->piece_workers =
+        (int) CLAMP (g_ascii_strtoll (g_getenv ("ATLAS_VERIFY_PIECE_WORKERS"), NULL, 10), 0, 256);
   job->use_mmap = g_strcmp0 (g_getenv ("ATLAS_VERIFY_MMAP"), "1") == 0;
 
   if (expect->piece_type != ATLAS_HASH_NONE)
     {
-      gsize digests_size = expect->piece_digests != NULL ? g_bytes_get_size (expect->piece_digests) : 0;
+      gsize digests_size =
+          expect->piece_digests != NULL ? g_bytes_get_size (expect->piece_digests) : 0;
       guint64 n;
 
       job->digest_length = atlas_hash_type_digest_length (expect->piece_type);
       if (job->digest_length == 0 || expect->piece_length == 0)
         {
           g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                       "Cannot verify %s: piece hashes need a hash type and a piece length",
-                       path);
+                       "Cannot verify %s: piece hashes need a hash type and a piece length", path);
           return NULL;
         }
       if (digests_size % job->digest_length != 0)
         {
           g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                       "Cannot verify %s: %" G_GSIZE_FORMAT " bytes of piece digests is not a whole number of %s digests",
+                       "Cannot verify %s: %" G_GSIZE_FORMAT
+                       " bytes of piece digests is not a whole number of %s digests",
                        path, digests_size, atlas_hash_type_to_name (expect->piece_type));
           return NULL;
         }
@@ -159,11 +161,14 @@ verify_job_new (const char *path, const AtlasVerifyExpectation *expect,
       /* With a known size, the number of pieces follows from it; a list that
        * disagrees would leave bytes unchecked or check pieces that don't exist. */
       if (expect->size >= 0
-          && n != (guint64) expect->size / expect->piece_length
-                  + ((guint64) expect->size % expect->piece_length != 0))
+          && n
+                 != (guint64) expect->size / expect->piece_length
+                        + ((guint64) expect->size % expect->piece_length != 0))
         {
           g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
-                       "Cannot verify %s: %" G_GUINT64_FORMAT " piece digests do not cover %" G_GINT64_FORMAT " bytes in pieces of %" G_GUINT64_FORMAT,
+                       "Cannot verify %s: %" G_GUINT64_FORMAT
+                       " piece digests do not cover %" G_GINT64_FORMAT
+                       " bytes in pieces of %" G_GUINT64_FORMAT,
                        path, n, expect->size, expect->piece_length);
           return NULL;
         }
@@ -186,7 +191,8 @@ verify_job_new (const char *path, const AtlasVerifyExpectation *expect,
 
           if (atlas_hash_type_digest_length (c->type) == 0)
             continue;
-          if (atlas_hash_type_strength (c->type) > atlas_hash_type_strength (job->expected_whole.type))
+          if (atlas_hash_type_strength (c->type)
+              > atlas_hash_type_strength (job->expected_whole.type))
             job->expected_whole = *c;
         }
     }
@@ -234,22 +240,22 @@ verify_job_open (VerifyJob *job, GError **error)
     {
       int saved_errno = errno;
 
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot open %s: %s",
-                   job->path, g_strerror (saved_errno));
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot open %s: %s", job->path,
+                   g_strerror (saved_errno));
       return FALSE;
     }
   if (fstat (job->fd, &st) < 0)
     {
       int saved_errno = errno;
 
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot read the size of %s: %s",
-                   job->path, g_strerror (saved_errno));
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot read the size of %s: %s", job->path,
+                   g_strerror (saved_errno));
       return FALSE;
     }
   if (!S_ISREG (st.st_mode))
     {
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot verify %s: %s",
-                   job->path, "not a regular file");
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot verify %s: %s", job->path,
+                   "not a regular file");
       return FALSE;
     }
   job->size = (guint64) st.st_size;
@@ -296,16 +302,15 @@ verify_job_read (VerifyJob *job, guint64 offset, gsize length, guint8 *buffer)
         {
           int saved_errno = errno;
 
-          verify_job_set_error (job, g_error_new (ATLAS_ERROR, ATLAS_ERROR_IO,
-                                                  "Cannot read %s: %s", job->path,
-                                                  g_strerror (saved_errno)));
+          verify_job_set_error (job, g_error_new (ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot read %s: %s",
+                                                  job->path, g_strerror (saved_errno)));
           return NULL;
         }
       if (n == 0)
         {
-          verify_job_set_error (job, g_error_new (ATLAS_ERROR, ATLAS_ERROR_IO,
-                                                  "Cannot read %s: %s", job->path,
-                                                  "the file shrank while it was verified"));
+          verify_job_set_error (job,
+                                g_error_new (ATLAS_ERROR, ATLAS_ERROR_IO, "Cannot read %s: %s",
+                                             job->path, "the file shrank while it was verified"));
           return NULL;
         }
       done += (gsize) n;
@@ -361,7 +366,7 @@ hash_range (VerifyJob *job, AtlasHasher *hasher, guint64 offset, guint64 length,
 static void
 hash_pieces (VerifyJob *job)
 {
-  g_autoptr(AtlasHasher) hasher = atlas_hasher_new (job->piece_type);
+  g_autoptr (AtlasHasher) hasher = atlas_hasher_new (job->piece_type);
   g_autofree guint8 *buffer = NULL;
   const guint8 *expected = g_bytes_get_data (job->piece_digests, NULL);
 
@@ -396,7 +401,7 @@ piece_worker_thread (gpointer data)
 static void
 hash_whole_file (VerifyJob *job)
 {
-  g_autoptr(AtlasHasher) hasher = atlas_hasher_new (job->expected_whole.type);
+  g_autoptr (AtlasHasher) hasher = atlas_hasher_new (job->expected_whole.type);
   g_autofree guint8 *buffer = NULL;
 
   if (hash_range (job, hasher, 0, job->size, &buffer))
@@ -454,7 +459,7 @@ verify_job_plan (VerifyJob *job)
 static gboolean
 verify_job_run (VerifyJob *job, GError **error)
 {
-  g_autoptr(GPtrArray) threads = g_ptr_array_new ();
+  g_autoptr (GPtrArray) threads = g_ptr_array_new ();
   gboolean whole = job->expected_whole.type != ATLAS_HASH_NONE;
 
   if (!verify_job_open (job, error))
@@ -467,14 +472,16 @@ verify_job_run (VerifyJob *job, GError **error)
 
       for (guint i = 0; i < n_workers; i++)
         {
-          g_autoptr(GError) thread_error = NULL;
-          GThread *thread = g_thread_try_new ("atlas-verify", piece_worker_thread, job, &thread_error);
+          g_autoptr (GError) thread_error = NULL;
+          GThread *thread =
+              g_thread_try_new ("atlas-verify", piece_worker_thread, job, &thread_error);
 
           /* Fewer workers only make the verify slower, never wrong: the
            * calling thread takes pieces too once it is free. */
           if (thread == NULL)
             {
-              g_debug ("Verifying %s with %u piece threads: %s", job->path, i, thread_error->message);
+              g_debug ("Verifying %s with %u piece threads: %s", job->path, i,
+                       thread_error->message);
               break;
             }
           g_ptr_array_add (threads, thread);
@@ -524,8 +531,8 @@ verify_job_result (VerifyJob *job, double seconds)
       range.length = piece_end (job, i) - MIN (range.offset, piece_end (job, i));
       if (result->bad_ranges->len > 0)
         {
-          AtlasByteRange *last = &g_array_index (result->bad_ranges, AtlasByteRange,
-                                                 result->bad_ranges->len - 1);
+          AtlasByteRange *last =
+              &g_array_index (result->bad_ranges, AtlasByteRange, result->bad_ranges->len - 1);
 
           if (last->offset + last->length == range.offset)
             {
@@ -544,11 +551,11 @@ verify_job_result (VerifyJob *job, double seconds)
       result->whole_file_checked = TRUE;
       result->whole_file.type = job->expected_whole.type;
       memcpy (result->whole_file.digest, job->whole_digest, length);
-      result->whole_file_matched = memcmp (job->whole_digest, job->expected_whole.digest, length) == 0;
+      result->whole_file_matched =
+          memcmp (job->whole_digest, job->expected_whole.digest, length) == 0;
     }
 
-  result->ok = result->size_matched
-               && result->bad_pieces->len == 0
+  result->ok = result->size_matched && result->bad_pieces->len == 0
                && (!result->whole_file_checked || result->whole_file_matched);
   return result;
 }
@@ -567,7 +574,7 @@ AtlasVerifyResult *
 atlas_verify_file_sync (const char *path, const AtlasVerifyExpectation *expect,
                         GCancellable *cancellable, GError **error)
 {
-  g_autoptr(VerifyJob) job = NULL;
+  g_autoptr (VerifyJob) job = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (expect != NULL, NULL);
@@ -659,7 +666,7 @@ verify_thread (GTask *task, gpointer source_object, gpointer task_data, GCancell
 static void
 verify_inner_done_cb (GObject *source_object, GAsyncResult *inner_result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr (GTask) task = user_data;
   AsyncData *data = g_task_get_task_data (task);
   GError *error = NULL;
   AtlasVerifyResult *result = g_task_propagate_pointer (G_TASK (inner_result), &error);
@@ -682,13 +689,12 @@ verify_inner_done_cb (GObject *source_object, GAsyncResult *inner_result, gpoint
 
 void
 atlas_verify_file_async (const char *path, const AtlasVerifyExpectation *expect,
-                         GCancellable *cancellable,
-                         AtlasVerifyProgressFunc progress, gpointer progress_data,
-                         GAsyncReadyCallback callback, gpointer user_data)
+                         GCancellable *cancellable, AtlasVerifyProgressFunc progress,
+                         gpointer progress_data, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GTask) inner = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GTask) task = NULL;
+  g_autoptr (GTask) inner = NULL;
+  g_autoptr (GError) error = NULL;
   AsyncData *data;
   VerifyJob *job;
 

@@ -10,27 +10,27 @@ typedef struct
 {
   GPid pid;
   guint16 port;
-  char *root;       /* served directory */
-  char *log_path;   /* one line per request */
+  char *root;     /* served directory */
+  char *log_path; /* one line per request */
 } TestMirror;
 
 /* Starts atlas-test-mirror (path from $ATLAS_TEST_MIRROR) serving a fresh temp dir. */
 TestMirror *test_mirror_start (void);
 /* Stops it by its pid and removes its files. */
-void        test_mirror_stop  (TestMirror *mirror);
+void test_mirror_stop (TestMirror *mirror);
 /* http://127.0.0.1:PORT/MODES/NAME */
-char       *test_mirror_url   (TestMirror *mirror, const char *modes, const char *name);
+char *test_mirror_url (TestMirror *mirror, const char *modes, const char *name);
 /* Sum of body bytes the mirror has sent, from its log. */
-guint64     test_mirror_bytes_sent (TestMirror *mirror);
+guint64 test_mirror_bytes_sent (TestMirror *mirror);
 
 /* Writes @size pseudo-random bytes (seeded) to ROOT/NAME; returns its SHA-256. */
 AtlasChecksum test_make_file (const char *dir, const char *name, gsize size, guint32 seed);
 /* SHA-256 piece digests of a file, for Metalink-like requests. */
-GBytes       *test_piece_digests (const char *path, guint64 piece_length);
-gboolean      test_file_matches (const char *path, const AtlasChecksum *sum);
+GBytes *test_piece_digests (const char *path, guint64 piece_length);
+gboolean test_file_matches (const char *path, const AtlasChecksum *sum);
 
 char *test_make_temp_dir (void);
-void  test_remove_tree (const char *path);
+void test_remove_tree (const char *path);
 
 /* Runs the default main context until @download is complete or failed, or
  * @timeout_s passes. Returns the final state. */
@@ -39,7 +39,7 @@ AtlasDownloadState test_wait_for_end (AtlasDownload *download, guint timeout_s);
 gboolean test_run_until (gboolean *done, guint timeout_s);
 /* Opens a session synchronously (iterating the main context). */
 AtlasSession *test_open_session (const char *store_path, AtlasSettings *settings, GError **error);
-void          test_close_session (AtlasSession *session);
+void test_close_session (AtlasSession *session);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestMirror, test_mirror_stop)
 

@@ -31,9 +31,9 @@ compare_doubles (gconstpointer a, gconstpointer b)
 int
 main (int argc, char **argv)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
-  g_autoptr(GBytes) digests = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+  g_autoptr (GBytes) digests = NULL;
   g_autofree double *seconds = NULL;
   AtlasVerifyExpectation expect = { 0 };
   AtlasChecksum whole = { ATLAS_HASH_SHA256, { 0 } };
@@ -73,7 +73,7 @@ main (int argc, char **argv)
   seconds = g_new0 (double, runs);
   for (int i = 0; i < runs; i++)
     {
-      g_autoptr(AtlasVerifyResult) result = NULL;
+      g_autoptr (AtlasVerifyResult) result = NULL;
       gint64 start = g_get_monotonic_time ();
       double cpu_start = cpu_seconds ();
 

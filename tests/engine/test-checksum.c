@@ -6,15 +6,16 @@
 
 /* SHA-256 and MD5 of "a". */
 #define SHA256_A "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
-#define MD5_A    "0cc175b9c0f1b6a831c399e269772661"
-#define SHA1_A   "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"
-#define SHA512_A "1f40fc92da241694750979ee6cf582f2d5d7d28e18335de05abc54d0560e0f53" \
-                 "02860c652bf08d560252aa5e74210546f369fbbbce8c12cfc7957b2652fe9a75"
+#define MD5_A "0cc175b9c0f1b6a831c399e269772661"
+#define SHA1_A "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"
+#define SHA512_A                                                                                   \
+  "1f40fc92da241694750979ee6cf582f2d5d7d28e18335de05abc54d0560e0f53"                               \
+  "02860c652bf08d560252aa5e74210546f369fbbbce8c12cfc7957b2652fe9a75"
 
 static void
 assert_parses_to (const char *text, AtlasHashType type, const char *hex)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *got = NULL;
   AtlasChecksum checksum;
 
@@ -48,7 +49,7 @@ test_checksum_bare_hex (void)
 static void
 assert_rejected (const char *text, const char *mentions)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   AtlasChecksum checksum;
 
   g_assert_false (atlas_checksum_parse (text, &checksum, &error));
@@ -96,7 +97,7 @@ test_checksum_to_string_round_trip (void)
 static void
 test_checksum_pick_strongest (void)
 {
-  g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
   AtlasChecksum checksum;
 
   g_assert_null (atlas_checksum_pick_strongest (checksums));

@@ -9,7 +9,7 @@
 #include <signal.h>
 
 #define PIECE (1024 * 1024)
-#define FILE_SIZE (24 * 1024 * 1024 + 12345)  /* a short last piece on purpose */
+#define FILE_SIZE (24 * 1024 * 1024 + 12345) /* a short last piece on purpose */
 
 typedef struct
 {
@@ -229,6 +229,27 @@ test_corrupt_mirror_banned (Fixture *fixture, gconstpointer data)
 }
 
 static void
+test_corrupt_mirror_without_piece_hashes (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "rate=20M", "corrupt=all,rate=8M", "rate=16M", NULL };
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  AtlasDownload *download;
+
+  /* Only a whole-file hash: the liar is found by suspecting the mirrors in
+   * turn and fetching just their pieces again, not by failing. */
+  for (guint i = 0; modes[i] != NULL; i++)
+    {
+      g_autofree char *url = test_mirror_url (fixture->mirror, modes[i], "file.bin");
+      atlas_request_add_url (request, url, 0, NULL);
+    }
+  atlas_request_add_checksum (request, &fixture->sum);
+  download = run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE);
+  assert_complete_and_correct (fixture, download);
+  g_assert_cmpint (atlas_source_get_state (find_source (download, "corrupt=all,rate=8M")), ==,
+                   ATLAS_SOURCE_BANNED);
+}
+
+static void
 test_redirect_loop (Fixture *fixture, gconstpointer data)
 {
   const char *modes[] = { "redirect=loop", "redirect=scheme", "-", NULL };
@@ -418,7 +439,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(name, func) \
+#define ADD(name, func)                                                                            \
   g_test_add ("/download/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("plain-url", test_plain_url);
   ADD ("several-mirrors", test_several_mirrors);
@@ -428,6 +449,7 @@ main (int argc, char **argv)
   ADD ("ignores-range", test_ignores_range);
   ADD ("file-changes", test_file_changes);
   ADD ("corrupt-mirror-banned", test_corrupt_mirror_banned);
+  ADD ("corrupt-mirror-without-piece-hashes", test_corrupt_mirror_without_piece_hashes);
   ADD ("redirect-loop-and-scheme", test_redirect_loop);
   ADD ("lying-size", test_lying_size);
   ADD ("dead-mirror", test_dead_mirror);

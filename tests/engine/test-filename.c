@@ -7,7 +7,7 @@
 static void
 assert_sanitized (const char *name, const char *expected)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *safe = atlas_filename_sanitize (name, &error);
 
   g_assert_no_error (error);
@@ -17,7 +17,7 @@ assert_sanitized (const char *name, const char *expected)
 static void
 assert_unsafe (const char *name, const char *mentions)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *safe = atlas_filename_sanitize (name, &error);
 
   g_assert_null (safe);

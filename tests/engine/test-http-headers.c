@@ -6,8 +6,8 @@
 /* SHA-256 and MD5 of "a", in base64 and hex. */
 #define SHA256_A_B64 "ypeBEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs="
 #define SHA256_A_HEX "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
-#define MD5_A_B64    "DMF1ucDxtqgxw5niaXcmYQ=="
-#define SHA1_A_B64   "hvfkN/qlp/zhXR3cuerq6jd2Z7g="
+#define MD5_A_B64 "DMF1ucDxtqgxw5niaXcmYQ=="
+#define SHA1_A_B64 "hvfkN/qlp/zhXR3cuerq6jd2Z7g="
 
 static GPtrArray *
 parse_links (const char *value)
@@ -31,11 +31,12 @@ assert_link (GPtrArray *links, guint index, const char *url, guint priority, con
 static void
 test_link_rfc6249 (void)
 {
-  g_autoptr(GPtrArray) links = parse_links (
-    "<http://www2.example.com/example.ext>; rel=duplicate; pri=1; geo=DE, "
-    "<ftp://ftp.example.com/example.ext>; rel=duplicate; pri=2, "
-    "<http://example.com/example.ext.torrent>; rel=describedby; type=\"application/x-bittorrent\", "
-    "<https://mirror.example.net/example.ext>; rel=\"describedby duplicate\"; geo=\"fr\"");
+  g_autoptr (GPtrArray) links = parse_links (
+      "<http://www2.example.com/example.ext>; rel=duplicate; pri=1; geo=DE, "
+      "<ftp://ftp.example.com/example.ext>; rel=duplicate; pri=2, "
+      "<http://example.com/example.ext.torrent>; rel=describedby; "
+      "type=\"application/x-bittorrent\", "
+      "<https://mirror.example.net/example.ext>; rel=\"describedby duplicate\"; geo=\"fr\"");
 
   g_assert_cmpuint (links->len, ==, 3);
   assert_link (links, 0, "http://www2.example.com/example.ext", 1, "de");
@@ -46,15 +47,15 @@ test_link_rfc6249 (void)
 static void
 test_link_quoting_and_junk (void)
 {
-  g_autoptr(GPtrArray) links = parse_links (
-    "<https://a.example/x,y.iso>; title=\"a, b; c\"; rel=duplicate, "
-    "<file:///etc/passwd>; rel=duplicate, "
-    "<javascript:alert(1)>; rel=duplicate, "
-    "<relative/path.iso>; rel=duplicate, "
-    "garbage; rel=duplicate, "
-    "<https://b.example/x.iso>; rel=DUPLICATE; rel=describedby; pri=abc; geo=usa, "
-    "<https://c.example/x.iso>; pri=0; rel=duplicate, "
-    "<https://unterminated.example/x.iso");
+  g_autoptr (GPtrArray) links =
+      parse_links ("<https://a.example/x,y.iso>; title=\"a, b; c\"; rel=duplicate, "
+                   "<file:///etc/passwd>; rel=duplicate, "
+                   "<javascript:alert(1)>; rel=duplicate, "
+                   "<relative/path.iso>; rel=duplicate, "
+                   "garbage; rel=duplicate, "
+                   "<https://b.example/x.iso>; rel=DUPLICATE; rel=describedby; pri=abc; geo=usa, "
+                   "<https://c.example/x.iso>; pri=0; rel=duplicate, "
+                   "<https://unterminated.example/x.iso");
 
   g_assert_cmpuint (links->len, ==, 3);
   assert_link (links, 0, "https://a.example/x,y.iso", 0, NULL);
@@ -65,7 +66,7 @@ test_link_quoting_and_junk (void)
 static void
 test_link_empty (void)
 {
-  g_autoptr(GPtrArray) links = parse_links ("");
+  g_autoptr (GPtrArray) links = parse_links ("");
 
   g_assert_cmpuint (links->len, ==, 0);
   atlas_http_parse_link_duplicates (NULL, links);
@@ -99,7 +100,8 @@ test_digest_rejects_bad_values (void)
   /* A SHA-256 label on an MD5-sized value must not pass as either. */
   g_assert_false (atlas_http_parse_digest ("SHA-256=" MD5_A_B64, &checksum));
   g_assert_false (atlas_http_parse_digest ("SHA-256=" SHA256_A_HEX, &checksum));
-  g_assert_false (atlas_http_parse_digest ("SHA-256=yp*BEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs=", &checksum));
+  g_assert_false (
+      atlas_http_parse_digest ("SHA-256=yp*BEsobvcr6wjGzmiPcTaeG7/gUfE5yuYB3ha/uSLs=", &checksum));
   g_assert_false (atlas_http_parse_digest ("UNIXsum=30637", &checksum));
   g_assert_false (atlas_http_parse_digest ("", &checksum));
   g_assert_false (atlas_http_parse_digest (NULL, &checksum));

@@ -25,7 +25,7 @@ parse_fixture (const char *name, GError **error)
   g_autofree char *path = fixture_path (name);
   g_autofree char *contents = NULL;
   gsize length = 0;
-  g_autoptr(GError) read_error = NULL;
+  g_autoptr (GError) read_error = NULL;
 
   if (!g_file_get_contents (path, &contents, &length, &read_error))
     g_error ("cannot read fixture %s: %s", path, read_error->message);
@@ -47,8 +47,8 @@ url_at (const AtlasMetalinkFile *file, guint index)
 static void
 test_metalink_valid_multi_file (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_fixture ("valid-multi.meta4", &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = parse_fixture ("valid-multi.meta4", &error);
   const AtlasMetalinkFile *iso;
   const AtlasMetalinkFile *readme;
   const AtlasChecksum *strongest;
@@ -99,14 +99,15 @@ test_metalink_valid_multi_file (void)
   g_assert_cmpint (readme->piece_type, ==, ATLAS_HASH_NONE);
   g_assert_cmpuint (readme->hashes->len, ==, 1);
   g_assert_cmpint (g_array_index (readme->hashes, AtlasChecksum, 0).type, ==, ATLAS_HASH_SHA1);
-  g_assert_cmpstr (url_at (readme, 0)->url, ==, "https://example.org/README.txt?download=1&lang=en");
+  g_assert_cmpstr (url_at (readme, 0)->url, ==,
+                   "https://example.org/README.txt?download=1&lang=en");
 }
 
 static void
 test_metalink_prefixed_namespace (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_fixture ("prefixed-namespace.meta4", &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = parse_fixture ("prefixed-namespace.meta4", &error);
   const AtlasMetalinkFile *file;
 
   g_assert_no_error (error);
@@ -119,8 +120,8 @@ test_metalink_prefixed_namespace (void)
 static void
 assert_fixture_fails (const char *name, int code, const char *mentions)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_fixture (name, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = parse_fixture (name, &error);
 
   g_assert_null (metalink);
   g_assert_error (error, ATLAS_ERROR, code);
@@ -131,8 +132,8 @@ assert_fixture_fails (const char *name, int code, const char *mentions)
 static void
 assert_text_fails (const char *text, int code, const char *mentions)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_text (text, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = parse_text (text, &error);
 
   g_assert_null (metalink);
   g_assert_error (error, ATLAS_ERROR, code);
@@ -147,7 +148,7 @@ test_metalink_entities_refused (void)
   assert_fixture_fails ("hostile-xxe.meta4", ATLAS_ERROR_UNSAFE_INPUT, "DOCTYPE");
   /* An entity used without any declaration is merely malformed. */
   assert_text_fails (ML4_OPEN "<file name=\"a\"><description>&lol;</description>"
-                     "<url>https://h/a</url></file>" ML4_CLOSE,
+                              "<url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "lol");
 }
 
@@ -165,10 +166,11 @@ test_metalink_unsafe_names (void)
 static void
 test_metalink_control_characters_in_names (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_text (
-    ML4_OPEN "<file name=\"evil&#10;name&#x1;.txt\"><description>&#27;[31mred</description>"
-    "<url>https://h/a</url></file>" ML4_CLOSE, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = parse_text (
+      ML4_OPEN "<file name=\"evil&#10;name&#x1;.txt\"><description>&#27;[31mred</description>"
+               "<url>https://h/a</url></file>" ML4_CLOSE,
+      &error);
   const AtlasMetalinkFile *file;
 
   g_assert_no_error (error);
@@ -183,14 +185,16 @@ test_metalink_sizes (void)
 {
   assert_fixture_fails ("hostile-size.meta4", ATLAS_ERROR_UNSAFE_INPUT, "limit");
   assert_text_fails (ML4_OPEN "<file name=\"a\"><size>2251799813685248</size>"
-                     "<url>https://h/a</url></file>" ML4_CLOSE,
+                              "<url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_UNSAFE_INPUT, "2251799813685248");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><size>-1</size><url>https://h/a</url></file>" ML4_CLOSE,
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><size>-1</size><url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "negative");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><size>12kB</size><url>https://h/a</url></file>" ML4_CLOSE,
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><size>12kB</size><url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "12kB");
   assert_text_fails (ML4_OPEN "<file name=\"a\"><size>1</size><size>2</size>"
-                     "<url>https://h/a</url></file>" ML4_CLOSE,
+                              "<url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "more than one <size>");
 }
 
@@ -198,32 +202,37 @@ static void
 test_metalink_pieces (void)
 {
   assert_fixture_fails ("bad-piece-count.meta4", ATLAS_ERROR_INVALID_INPUT, "3 piece hashes");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\" length=\"0\"><hash>"
-                     SHA256_A "</hash></pieces><url>https://h/a</url></file>" ML4_CLOSE,
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><pieces type=\"sha-256\" length=\"0\"><hash>" SHA256_A
+                     "</hash></pieces><url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "piece length is 0");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\" length=\"99999999999999999999\">"
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><pieces type=\"sha-256\" length=\"99999999999999999999\">"
                      "<hash>" SHA256_A "</hash></pieces><url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_UNSAFE_INPUT, "piece length");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\" length=\"1\"><hash>abcd</hash>"
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><pieces type=\"sha-256\" length=\"1\"><hash>abcd</hash>"
                      "</pieces><url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "not 64 hex digits");
   assert_text_fails (ML4_OPEN "<file name=\"a\"><hash type=\"sha-256\">" SHA256_A "00</hash>"
-                     "<url>https://h/a</url></file>" ML4_CLOSE,
+                              "<url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "not 64 hex digits");
   assert_text_fails (ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\"><hash>" SHA256_A "</hash>"
-                     "</pieces><url>https://h/a</url></file>" ML4_CLOSE,
+                              "</pieces><url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "no length");
 }
 
 static void
 test_metalink_pieces_unknown_type_skipped (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_text (
-    ML4_OPEN "<file name=\"a\"><size>2</size>"
-    "<pieces type=\"tiger\" length=\"1\"><hash>zz</hash></pieces>"
-    "<pieces type=\"sha-256\" length=\"1\"><hash>" SHA256_A "</hash><hash>" SHA256_B "</hash></pieces>"
-    "<url>https://h/a</url></file>" ML4_CLOSE, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink =
+      parse_text (ML4_OPEN "<file name=\"a\"><size>2</size>"
+                           "<pieces type=\"tiger\" length=\"1\"><hash>zz</hash></pieces>"
+                           "<pieces type=\"sha-256\" length=\"1\"><hash>" SHA256_A
+                           "</hash><hash>" SHA256_B "</hash></pieces>"
+                           "<url>https://h/a</url></file>" ML4_CLOSE,
+                  &error);
   const AtlasMetalinkFile *file;
 
   g_assert_no_error (error);
@@ -239,11 +248,13 @@ test_metalink_pieces_unknown_type_skipped (void)
 static void
 test_metalink_pieces_without_size (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_text (
-    ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\" length=\"4096\">"
-    "<hash>" SHA256_A "</hash><hash>" SHA256_B "</hash><hash>" SHA256_A "</hash></pieces>"
-    "<url>https://h/a</url></file>" ML4_CLOSE, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink =
+      parse_text (ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\" length=\"4096\">"
+                           "<hash>" SHA256_A "</hash><hash>" SHA256_B "</hash><hash>" SHA256_A
+                           "</hash></pieces>"
+                           "<url>https://h/a</url></file>" ML4_CLOSE,
+                  &error);
   const AtlasMetalinkFile *file;
 
   g_assert_no_error (error);
@@ -253,7 +264,8 @@ test_metalink_pieces_without_size (void)
   g_assert_cmpuint (g_bytes_get_size (file->piece_digests), ==, 3 * 32);
 
   /* Pieces that add up to more than ATLAS_METALINK_MAX_SIZE are refused. */
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><pieces type=\"sha-256\" length=\"1125899906842624\">"
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><pieces type=\"sha-256\" length=\"1125899906842624\">"
                      "<hash>" SHA256_A "</hash><hash>" SHA256_B "</hash></pieces>"
                      "<url>https://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_UNSAFE_INPUT, "larger than the limit");
@@ -265,9 +277,10 @@ test_metalink_urls (void)
   assert_text_fails (ML4_OPEN "<file name=\"a\"><size>1</size></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "no <url>");
   assert_text_fails (ML4_OPEN "<file name=\"a\"><url>file:///etc/passwd</url>"
-                     "<url>javascript:alert(1)</url></file>" ML4_CLOSE,
+                              "<url>javascript:alert(1)</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "no http, https or ftp URL");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><metaurl mediatype=\"torrent\">https://h/a.torrent</metaurl>"
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><metaurl mediatype=\"torrent\">https://h/a.torrent</metaurl>"
                      "</file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "no <url>");
 }
@@ -275,7 +288,7 @@ test_metalink_urls (void)
 static void
 test_metalink_too_many_urls (void)
 {
-  g_autoptr(GString) text = g_string_new (ML4_OPEN "<file name=\"a\">");
+  g_autoptr (GString) text = g_string_new (ML4_OPEN "<file name=\"a\">");
 
   for (guint i = 0; i <= ATLAS_METALINK_MAX_URLS; i++)
     g_string_append_printf (text, "<url>https://mirror%u.example/a</url>", i);
@@ -286,7 +299,7 @@ test_metalink_too_many_urls (void)
 static void
 test_metalink_too_many_files (void)
 {
-  g_autoptr(GString) text = g_string_new (ML4_OPEN);
+  g_autoptr (GString) text = g_string_new (ML4_OPEN);
 
   for (guint i = 0; i <= ATLAS_METALINK_MAX_FILES; i++)
     g_string_append_printf (text, "<file name=\"f%u\"><url>http://h/%u</url></file>", i, i);
@@ -299,7 +312,7 @@ test_metalink_duplicate_names (void)
 {
   /* "a/./b" and "a//b" sanitise to the same file. */
   assert_text_fails (ML4_OPEN "<file name=\"a/./b\"><url>http://h/1</url></file>"
-                     "<file name=\"a//b\"><url>http://h/2</url></file>" ML4_CLOSE,
+                              "<file name=\"a//b\"><url>http://h/2</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "more than once");
 }
 
@@ -307,26 +320,30 @@ static void
 test_metalink_broken_documents (void)
 {
   assert_fixture_fails ("truncated.meta4", ATLAS_ERROR_INVALID_INPUT, "not well-formed");
-  assert_fixture_fails ("metalink3.meta4", ATLAS_ERROR_INVALID_INPUT, "Metalink 3 is not supported");
+  assert_fixture_fails ("metalink3.meta4", ATLAS_ERROR_INVALID_INPUT,
+                        "Metalink 3 is not supported");
   assert_text_fails ("", ATLAS_ERROR_INVALID_INPUT, "empty");
   assert_text_fails ("  \n\t ", ATLAS_ERROR_INVALID_INPUT, "empty");
   assert_text_fails ("<metalink/>", ATLAS_ERROR_INVALID_INPUT, "not a Metalink 4 document");
-  assert_text_fails ("<rss xmlns=\"urn:ietf:params:xml:ns:metalink\"/>", ATLAS_ERROR_INVALID_INPUT, "“rss”");
+  assert_text_fails ("<rss xmlns=\"urn:ietf:params:xml:ns:metalink\"/>", ATLAS_ERROR_INVALID_INPUT,
+                     "“rss”");
   assert_text_fails (ML4_OPEN ML4_CLOSE, ATLAS_ERROR_INVALID_INPUT, "no <file>");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><url>http://h/a</url></file>" ML4_CLOSE ML4_OPEN ML4_CLOSE,
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><url>http://h/a</url></file>" ML4_CLOSE ML4_OPEN ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "more than one root element");
   assert_text_fails ("garbage", ATLAS_ERROR_INVALID_INPUT, "not well-formed");
   /* GMarkup would quote the bad bytes in its message; ours says where they are. */
   assert_text_fails (ML4_OPEN "<file name=\"caf\xe9\"><url>http://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "not valid UTF-8 (at byte 65)");
-  assert_text_fails (ML4_OPEN "<file name=\"a\"><size>1\x01</size><url>http://h/a</url></file>" ML4_CLOSE,
+  assert_text_fails (ML4_OPEN
+                     "<file name=\"a\"><size>1\x01</size><url>http://h/a</url></file>" ML4_CLOSE,
                      ATLAS_ERROR_INVALID_INPUT, "\\x01");
 }
 
 static void
 test_metalink_deep_nesting (void)
 {
-  g_autoptr(GString) text = g_string_new (ML4_OPEN);
+  g_autoptr (GString) text = g_string_new (ML4_OPEN);
 
   for (int i = 0; i < 100000; i++)
     g_string_append (text, "<x>");
@@ -338,8 +355,8 @@ test_metalink_huge_document (void)
 {
   gsize length = 20 * 1024 * 1024;
   g_autofree char *text = g_malloc (length);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = NULL;
 
   memset (text, ' ', length);
   memcpy (text, ML4_OPEN, strlen (ML4_OPEN));
@@ -352,14 +369,15 @@ test_metalink_huge_document (void)
 static void
 test_metalink_unknown_elements_ignored (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = parse_text (
-    "\xef\xbb\xbf<?xml version=\"1.0\"?>" ML4_OPEN
-    "<future attr=\"1\"><file name=\"not-a-file\"/></future>"
-    "<file name=\"a\" xmlns:x=\"urn:example\">"
-    "<x:url>https://ignored.example/a</x:url>"
-    "<os>Linux</os><language>en</language><copyright>© 2026</copyright>"
-    "<url>https://h/a</url></file>" ML4_CLOSE, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink =
+      parse_text ("\xef\xbb\xbf<?xml version=\"1.0\"?>" ML4_OPEN
+                  "<future attr=\"1\"><file name=\"not-a-file\"/></future>"
+                  "<file name=\"a\" xmlns:x=\"urn:example\">"
+                  "<x:url>https://ignored.example/a</x:url>"
+                  "<os>Linux</os><language>en</language><copyright>© 2026</copyright>"
+                  "<url>https://h/a</url></file>" ML4_CLOSE,
+                  &error);
   const AtlasMetalinkFile *file;
 
   g_assert_no_error (error);
@@ -400,11 +418,11 @@ assert_files_equal (const AtlasMetalinkFile *a, const AtlasMetalinkFile *b)
 static void
 test_metalink_to_xml_round_trip (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) parsed = parse_fixture ("valid-multi.meta4", &error);
-  g_autoptr(AtlasMetalink) built = atlas_metalink_new ();
-  g_autoptr(AtlasMetalink) reparsed = NULL;
-  g_autoptr(AtlasMetalink) rebuilt = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) parsed = parse_fixture ("valid-multi.meta4", &error);
+  g_autoptr (AtlasMetalink) built = atlas_metalink_new ();
+  g_autoptr (AtlasMetalink) reparsed = NULL;
+  g_autoptr (AtlasMetalink) rebuilt = NULL;
   g_autofree char *xml = NULL;
   g_autofree char *built_xml = NULL;
   AtlasMetalinkFile *file = atlas_metalink_file_new ();
@@ -419,7 +437,8 @@ test_metalink_to_xml_round_trip (void)
   g_assert_no_error (error);
   g_assert_cmpuint (reparsed->files->len, ==, parsed->files->len);
   for (guint i = 0; i < parsed->files->len; i++)
-    assert_files_equal (g_ptr_array_index (parsed->files, i), g_ptr_array_index (reparsed->files, i));
+    assert_files_equal (g_ptr_array_index (parsed->files, i),
+                        g_ptr_array_index (reparsed->files, i));
 
   /* A document built in code, as `atlas publish` does, with text that needs escaping. */
   file->name = g_strdup ("Tom & Jerry's 'best' &lt;cut&gt;.bin");
@@ -448,10 +467,12 @@ main (int argc, char **argv)
   g_test_add_func ("/metalink/prefixed-namespace", test_metalink_prefixed_namespace);
   g_test_add_func ("/metalink/entities-refused", test_metalink_entities_refused);
   g_test_add_func ("/metalink/unsafe-names", test_metalink_unsafe_names);
-  g_test_add_func ("/metalink/control-characters-in-names", test_metalink_control_characters_in_names);
+  g_test_add_func ("/metalink/control-characters-in-names",
+                   test_metalink_control_characters_in_names);
   g_test_add_func ("/metalink/sizes", test_metalink_sizes);
   g_test_add_func ("/metalink/pieces", test_metalink_pieces);
-  g_test_add_func ("/metalink/pieces-unknown-type-skipped", test_metalink_pieces_unknown_type_skipped);
+  g_test_add_func ("/metalink/pieces-unknown-type-skipped",
+                   test_metalink_pieces_unknown_type_skipped);
   g_test_add_func ("/metalink/pieces-without-size", test_metalink_pieces_without_size);
   g_test_add_func ("/metalink/urls", test_metalink_urls);
   g_test_add_func ("/metalink/too-many-urls", test_metalink_too_many_urls);

@@ -43,9 +43,9 @@ test_split_takes_larger_half (void)
    * movable (4); after a piece of b, b has 3 movable and a keeps 4: the
    * taker splits a and gets the larger half of an odd remainder next. */
   atlas_scheduler_piece_received (s, a);
-  atlas_scheduler_piece_received (s, a);      /* a on piece 2: 3..5 movable (3) */
-  atlas_scheduler_piece_received (s, b);      /* b on piece 7: 8..10 movable (3) */
-  atlas_scheduler_piece_received (s, b);      /* b on piece 8: 9..10 movable (2) */
+  atlas_scheduler_piece_received (s, a); /* a on piece 2: 3..5 movable (3) */
+  atlas_scheduler_piece_received (s, b); /* b on piece 7: 8..10 movable (3) */
+  atlas_scheduler_piece_received (s, b); /* b on piece 8: 9..10 movable (2) */
   {
     AtlasRange *c = atlas_scheduler_claim (s, 2, 100, NULL, forever, NULL);
     /* a has the largest remainder (3): c takes the larger half, two pieces. */
@@ -131,7 +131,7 @@ test_release_returns_unreceived (void)
 
   atlas_scheduler_piece_received (s, a);
   atlas_scheduler_piece_received (s, a);
-  atlas_scheduler_release (s, a);   /* failed after two pieces */
+  atlas_scheduler_release (s, a); /* failed after two pieces */
   g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 8);
   b = atlas_scheduler_claim (s, 1, 10, NULL, forever, NULL);
   g_assert_cmpuint (b->start, ==, 2);

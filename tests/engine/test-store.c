@@ -66,7 +66,7 @@ typedef struct
 static void
 fixture_setup (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   fixture->dir = g_dir_make_tmp ("atlas-store-XXXXXX", &error);
   g_assert_no_error (error);
@@ -76,7 +76,7 @@ fixture_setup (Fixture *fixture, gconstpointer data)
 static void
 remove_tree (const char *path)
 {
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
   const char *name;
 
   if (dir != NULL)
@@ -121,8 +121,8 @@ wait_result (GAsyncResult **slot)
 static gint64
 insert (AtlasStore *store, const AtlasStoreRecord *record)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
   gint64 id;
 
   atlas_store_insert_async (store, record, NULL, store_result_cb, &result);
@@ -136,7 +136,7 @@ insert (AtlasStore *store, const AtlasStoreRecord *record)
 static gint64
 insert_named (AtlasStore *store, const char *name)
 {
-  g_autoptr(AtlasStoreRecord) record = atlas_store_record_new ();
+  g_autoptr (AtlasStoreRecord) record = atlas_store_record_new ();
 
   record->name = g_strdup (name);
   return insert (store, record);
@@ -145,8 +145,8 @@ insert_named (AtlasStore *store, const char *name)
 static GPtrArray *
 load (AtlasStore *store)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
   GPtrArray *records;
 
   atlas_store_load_async (store, NULL, store_result_cb, &result);
@@ -174,7 +174,7 @@ find (GPtrArray *records, gint64 id)
 static AtlasStore *
 open_store (const char *path)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   AtlasStore *store = atlas_store_open_sync (path, &error);
 
   g_assert_no_error (error);
@@ -238,10 +238,10 @@ raw_exec (const char *path, const char *sql)
 static void
 test_round_trip (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = open_store (fixture->path);
-  g_autoptr(AtlasStoreRecord) full = atlas_store_record_new ();
-  g_autoptr(AtlasStoreRecord) sparse = atlas_store_record_new ();
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr (AtlasStore) store = open_store (fixture->path);
+  g_autoptr (AtlasStoreRecord) full = atlas_store_record_new ();
+  g_autoptr (AtlasStoreRecord) sparse = atlas_store_record_new ();
+  g_autoptr (GPtrArray) records = NULL;
   static const guint8 request[] = { 'r', 0, 'e', 0xff, 'q', 0 };
   static const guint8 verified[] = { 0xff, 0x00, 0x81 };
   AtlasStoreRecord *got;
@@ -306,7 +306,7 @@ test_round_trip (Fixture *fixture, gconstpointer data)
 
   /* Copies are deep: the copy outlives the original's blobs. */
   {
-    g_autoptr(AtlasStoreRecord) copy = atlas_store_record_copy (full);
+    g_autoptr (AtlasStoreRecord) copy = atlas_store_record_copy (full);
 
     g_clear_pointer (&full->request, g_bytes_unref);
     g_assert_cmpuint (g_bytes_get_size (copy->request), ==, sizeof request);
@@ -317,12 +317,12 @@ test_round_trip (Fixture *fixture, gconstpointer data)
 static void
 test_updates (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = open_store (fixture->path);
-  g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(GBytes) validators = g_bytes_new_static ("W/\"x\"", 5);
-  g_autoptr(GBytes) request = g_bytes_new_static ("req2", 4);
-  g_autoptr(GBytes) bits = bytes_filled (0x0f, 4);
-  g_autoptr(GBytes) digests = bytes_filled (0x11, 64);
+  g_autoptr (AtlasStore) store = open_store (fixture->path);
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GBytes) validators = g_bytes_new_static ("W/\"x\"", 5);
+  g_autoptr (GBytes) request = g_bytes_new_static ("req2", 4);
+  g_autoptr (GBytes) bits = bytes_filled (0x0f, 4);
+  g_autoptr (GBytes) digests = bytes_filled (0x11, 64);
   AtlasStoreRecord *got;
   gint64 id = insert_named (store, "a");
 
@@ -362,8 +362,8 @@ test_updates (Fixture *fixture, gconstpointer data)
 static void
 test_order (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = open_store (fixture->path);
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr (AtlasStore) store = open_store (fixture->path);
+  g_autoptr (GPtrArray) records = NULL;
   gint64 a = insert_named (store, "a");
   gint64 b = insert_named (store, "b");
   gint64 c = insert_named (store, "c");
@@ -405,8 +405,8 @@ test_order (Fixture *fixture, gconstpointer data)
 static void
 test_settings (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = open_store (fixture->path);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (AtlasStore) store = open_store (fixture->path);
+  g_autoptr (GError) error = NULL;
   char *value;
 
   value = atlas_store_get_setting_sync (store, "max-active", &error);
@@ -439,13 +439,13 @@ test_settings (Fixture *fixture, gconstpointer data)
 static void
 test_flush_ordering (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = open_store (fixture->path);
-  g_autoptr(GAsyncResult) flushed = NULL;
-  g_autoptr(GAsyncResult) loaded = NULL;
-  g_autoptr(GPtrArray) before = NULL;
-  g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) early = bytes_filled (1, 8);
+  g_autoptr (AtlasStore) store = open_store (fixture->path);
+  g_autoptr (GAsyncResult) flushed = NULL;
+  g_autoptr (GAsyncResult) loaded = NULL;
+  g_autoptr (GPtrArray) before = NULL;
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) early = bytes_filled (1, 8);
   g_autofree char *raw = NULL;
   gint64 id = insert_named (store, "x");
   gint64 doomed = insert_named (store, "doomed");
@@ -455,7 +455,7 @@ test_flush_ordering (Fixture *fixture, gconstpointer data)
   atlas_store_load_async (store, NULL, store_result_cb, &loaded);
   for (guint i = 2; i <= 500; i++)
     {
-      g_autoptr(GBytes) bits = bytes_filled (i % 256, 8);
+      g_autoptr (GBytes) bits = bytes_filled (i % 256, 8);
 
       atlas_store_update_pieces (store, id, bits, NULL);
       atlas_store_update_pieces (store, doomed, bits, NULL);
@@ -464,7 +464,7 @@ test_flush_ordering (Fixture *fixture, gconstpointer data)
   atlas_store_delete (store, doomed);
   {
     /* Queued after the delete, so it must not bring the row back. */
-    g_autoptr(GBytes) bits = bytes_filled (7, 8);
+    g_autoptr (GBytes) bits = bytes_filled (7, 8);
 
     atlas_store_update_pieces (store, doomed, bits, NULL);
   }
@@ -487,8 +487,8 @@ test_flush_ordering (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (records->len, ==, 1);
   g_assert_cmpint (find (records, id)->state, ==, 1);
   g_assert_cmpuint (g_bytes_get_size (find (records, id)->verified), ==, 8);
-  g_assert_cmpuint (((const guint8 *) g_bytes_get_data (find (records, id)->verified, NULL))[0],
-                    ==, 500 % 256);
+  g_assert_cmpuint (((const guint8 *) g_bytes_get_data (find (records, id)->verified, NULL))[0], ==,
+                    500 % 256);
 
   g_assert_true (atlas_store_flush_sync (store, &error));
   g_assert_no_error (error);
@@ -499,9 +499,9 @@ test_persistence (Fixture *fixture, gconstpointer data)
 {
   g_autofree char *nested_dir = g_build_filename (fixture->dir, "a", "b", NULL);
   g_autofree char *path = g_build_filename (nested_dir, "queue.db", NULL);
-  g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(GBytes) bits = bytes_filled (0x5a, 100);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GBytes) bits = bytes_filled (0x5a, 100);
+  g_autoptr (GError) error = NULL;
   g_autofree char *setting = NULL;
   g_autofree char *journal_mode = NULL;
   AtlasStore *store;
@@ -546,10 +546,10 @@ open_async_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_open_async (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasStore) store = NULL;
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasStore) store = NULL;
+  g_autoptr (GPtrArray) records = NULL;
 
   atlas_store_open_async (":memory:", NULL, open_async_cb, &result);
   store = atlas_store_open_finish (wait_result (&result), &error);
@@ -564,8 +564,8 @@ test_open_async (Fixture *fixture, gconstpointer data)
 static void
 test_newer_schema (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GAsyncResult) result = NULL;
   g_autofree char *version = NULL;
   AtlasStore *store;
 
@@ -593,7 +593,7 @@ test_newer_schema (Fixture *fixture, gconstpointer data)
 static void
 test_garbage_file (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *contents = NULL;
   g_autofree char *after = NULL;
   AtlasStore *store;
@@ -626,10 +626,10 @@ error_signal_cb (AtlasStore *store, const GError *error, gpointer user_data)
 static void
 test_error_signal (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = open_store (fixture->path);
-  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
-  g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (AtlasStore) store = open_store (fixture->path);
+  g_autoptr (GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *setting = NULL;
   gint64 id = insert_named (store, "victim");
   const GError *reported;
@@ -639,9 +639,8 @@ test_error_signal (Fixture *fixture, gconstpointer data)
 
   /* Another process (here: a trigger it installed) makes writes to the row
    * fail the way a real SQLite failure would. */
-  raw_exec (fixture->path,
-            "CREATE TRIGGER no_updates BEFORE UPDATE OF state ON downloads "
-            "BEGIN SELECT RAISE (ABORT, 'the disk says no'); END;");
+  raw_exec (fixture->path, "CREATE TRIGGER no_updates BEFORE UPDATE OF state ON downloads "
+                           "BEGIN SELECT RAISE (ABORT, 'the disk says no'); END;");
 
   g_mutex_lock (&warnings_lock);
   expect_store_warnings = TRUE;
@@ -683,7 +682,7 @@ static void
 crash_child (void)
 {
   const char *path = g_getenv ("ATLAS_STORE_CRASH_DB");
-  g_autoptr(AtlasStore) store = NULL;
+  g_autoptr (AtlasStore) store = NULL;
   gint64 ids[CRASH_ROWS];
   guint generation;
 
@@ -699,9 +698,9 @@ crash_child (void)
   for (guint i = 0; i < CRASH_ROWS; i++)
     ids[i] = insert_named (store, "crash");
 
-  for (generation = 1; ; generation++)
+  for (generation = 1;; generation++)
     {
-      g_autoptr(GBytes) bits = bytes_filled (generation % 256, 64);
+      g_autoptr (GBytes) bits = bytes_filled (generation % 256, 64);
       g_autofree char *text = g_strdup_printf ("%u", generation);
 
       for (guint i = 0; i < CRASH_ROWS; i++)
@@ -729,9 +728,9 @@ crash_child (void)
 static void
 test_crash (Fixture *fixture, gconstpointer data)
 {
-  g_autoptr(AtlasStore) store = NULL;
-  g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (AtlasStore) store = NULL;
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *integrity = NULL;
   g_autofree char *flushed = NULL;
   g_autofree char *generation = NULL;
@@ -785,7 +784,7 @@ static void
 insert_count_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   guint *remaining = user_data;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_assert_cmpint (atlas_store_insert_finish (ATLAS_STORE (source), result, &error), >, 0);
   g_assert_no_error (error);
@@ -796,10 +795,10 @@ static void
 test_load_many (Fixture *fixture, gconstpointer data)
 {
   const guint n = 10000;
-  g_autoptr(GBytes) request = bytes_filled ('r', 300);
-  g_autoptr(GBytes) bits = bytes_filled (0xff, 32);
-  g_autoptr(GBytes) digests = bytes_filled (0xd1, 32 * 16);
-  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr (GBytes) request = bytes_filled ('r', 300);
+  g_autoptr (GBytes) bits = bytes_filled (0xff, 32);
+  g_autoptr (GBytes) digests = bytes_filled (0xd1, 32 * 16);
+  g_autoptr (GPtrArray) records = NULL;
   AtlasStore *store;
   guint remaining = n;
   gint64 start;
@@ -809,7 +808,7 @@ test_load_many (Fixture *fixture, gconstpointer data)
   start = g_get_monotonic_time ();
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr(AtlasStoreRecord) record = atlas_store_record_new ();
+      g_autoptr (AtlasStoreRecord) record = atlas_store_record_new ();
 
       record->name = g_strdup_printf ("file-%05u.iso", i);
       record->directory = g_strdup ("/home/ann/Downloads");
@@ -836,8 +835,8 @@ test_load_many (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (((AtlasStoreRecord *) records->pdata[0])->name, ==, "file-00000.iso");
   g_assert_cmpstr (((AtlasStoreRecord *) records->pdata[n - 1])->name, ==, "file-09999.iso");
 
-  g_test_message ("%u inserts in %.3f s (%.0f inserts/s); load of %u records in %.3f s",
-                  n, insert_s, n / insert_s, n, load_s);
+  g_test_message ("%u inserts in %.3f s (%.0f inserts/s); load of %u records in %.3f s", n,
+                  insert_s, n / insert_s, n, load_s);
   g_assert_cmpfloat (load_s, <, 5.0);
   g_assert_cmpfloat (insert_s, <, 5.0);
 }
@@ -865,7 +864,7 @@ main (int argc, char **argv)
 
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(name, func) \
+#define ADD(name, func)                                                                            \
   g_test_add ("/store/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
 
   ADD ("round-trip", test_round_trip);

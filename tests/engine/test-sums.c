@@ -6,14 +6,15 @@
 
 #define SHA256_A "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb"
 #define SHA256_B "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d"
-#define MD5_A    "0cc175b9c0f1b6a831c399e269772661"
-#define SHA512_A "1f40fc92da241694750979ee6cf582f2d5d7d28e18335de05abc54d0560e0f53" \
-                 "02860c652bf08d560252aa5e74210546f369fbbbce8c12cfc7957b2652fe9a75"
+#define MD5_A "0cc175b9c0f1b6a831c399e269772661"
+#define SHA512_A                                                                                   \
+  "1f40fc92da241694750979ee6cf582f2d5d7d28e18335de05abc54d0560e0f53"                               \
+  "02860c652bf08d560252aa5e74210546f369fbbbce8c12cfc7957b2652fe9a75"
 
 static GPtrArray *
 parse_ok (const char *text, AtlasHashType default_type)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   GPtrArray *entries = atlas_sums_parse (text, strlen (text), default_type, &error);
 
   g_assert_no_error (error);
@@ -22,7 +23,8 @@ parse_ok (const char *text, AtlasHashType default_type)
 }
 
 static void
-assert_entry (GPtrArray *entries, guint index, const char *name, AtlasHashType type, const char *hex)
+assert_entry (GPtrArray *entries, guint index, const char *name, AtlasHashType type,
+              const char *hex)
 {
   const AtlasSumsEntry *entry = g_ptr_array_index (entries, index);
   g_autofree char *got = atlas_checksum_to_hex (&entry->checksum);
@@ -35,14 +37,11 @@ assert_entry (GPtrArray *entries, guint index, const char *name, AtlasHashType t
 static void
 test_sums_gnu (void)
 {
-  g_autoptr(GPtrArray) entries = parse_ok (
-    "# SHA256SUMS for Atlas Linux 1.0\n"
-    "\n"
-    SHA256_A "  atlas-1.0-amd64.iso\n"
-    SHA256_B " *atlas-1.0-arm64.iso\n"
-    "\\" SHA256_A "  new\\nline\\\\back\n"
-    MD5_A " single-space.txt\n",
-    ATLAS_HASH_NONE);
+  g_autoptr (GPtrArray) entries =
+      parse_ok ("# SHA256SUMS for Atlas Linux 1.0\n"
+                "\n" SHA256_A "  atlas-1.0-amd64.iso\n" SHA256_B " *atlas-1.0-arm64.iso\n"
+                "\\" SHA256_A "  new\\nline\\\\back\n" MD5_A " single-space.txt\n",
+                ATLAS_HASH_NONE);
 
   g_assert_cmpuint (entries->len, ==, 4);
   assert_entry (entries, 0, "atlas-1.0-amd64.iso", ATLAS_HASH_SHA256, SHA256_A);
@@ -54,11 +53,10 @@ test_sums_gnu (void)
 static void
 test_sums_bsd (void)
 {
-  g_autoptr(GPtrArray) entries = parse_ok (
-    "SHA256 (atlas-1.0.iso) = " SHA256_A "\n"
-    "MD5 (odd (name) = x) = " MD5_A "\n"
-    "SHA512 (big.tar) = " SHA512_A "\n",
-    ATLAS_HASH_NONE);
+  g_autoptr (GPtrArray) entries = parse_ok ("SHA256 (atlas-1.0.iso) = " SHA256_A "\n"
+                                            "MD5 (odd (name) = x) = " MD5_A "\n"
+                                            "SHA512 (big.tar) = " SHA512_A "\n",
+                                            ATLAS_HASH_NONE);
 
   g_assert_cmpuint (entries->len, ==, 3);
   assert_entry (entries, 0, "atlas-1.0.iso", ATLAS_HASH_SHA256, SHA256_A);
@@ -69,12 +67,11 @@ test_sums_bsd (void)
 static void
 test_sums_mixed_crlf (void)
 {
-  g_autoptr(GPtrArray) entries = parse_ok (
-    SHA256_A "  windows.iso\r\n"
-    "\r\n"
-    "   # indented comment\r\n"
-    "SHA256 (other.iso) = " SHA256_B "\r\n",
-    ATLAS_HASH_SHA256);
+  g_autoptr (GPtrArray) entries = parse_ok (SHA256_A "  windows.iso\r\n"
+                                                     "\r\n"
+                                                     "   # indented comment\r\n"
+                                                     "SHA256 (other.iso) = " SHA256_B "\r\n",
+                                            ATLAS_HASH_SHA256);
 
   g_assert_cmpuint (entries->len, ==, 2);
   assert_entry (entries, 0, "windows.iso", ATLAS_HASH_SHA256, SHA256_A);
@@ -84,8 +81,8 @@ test_sums_mixed_crlf (void)
 static void
 assert_bad_line (const char *text, const char *mentions)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) entries = atlas_sums_parse (text, strlen (text), ATLAS_HASH_NONE, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = atlas_sums_parse (text, strlen (text), ATLAS_HASH_NONE, &error);
 
   g_assert_null (entries);
   g_assert_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT);
@@ -108,8 +105,8 @@ static void
 test_sums_embedded_nul (void)
 {
   static const char text[] = SHA256_A "  a\0b\n";
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) entries = atlas_sums_parse (text, sizeof text - 1, ATLAS_HASH_NONE, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = atlas_sums_parse (text, sizeof text - 1, ATLAS_HASH_NONE, &error);
 
   g_assert_null (entries);
   g_assert_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT);
@@ -118,8 +115,8 @@ test_sums_embedded_nul (void)
 static void
 test_sums_too_big (void)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) entries = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = NULL;
   gsize length = ATLAS_SUMS_MAX_DOCUMENT + 1;
   g_autofree char *text = g_malloc (length);
 
@@ -133,11 +130,9 @@ test_sums_too_big (void)
 static void
 test_sums_lookup (void)
 {
-  g_autoptr(GPtrArray) entries = parse_ok (
-    SHA256_A "  ./dist/atlas.iso\n"
-    SHA256_B "  atlas.iso.sig\n"
-    MD5_A "  atlas.iso\n",
-    ATLAS_HASH_NONE);
+  g_autoptr (GPtrArray) entries =
+      parse_ok (SHA256_A "  ./dist/atlas.iso\n" SHA256_B "  atlas.iso.sig\n" MD5_A "  atlas.iso\n",
+                ATLAS_HASH_NONE);
   const AtlasSumsEntry *entry;
 
   entry = atlas_sums_lookup (entries, "atlas.iso");

@@ -18,7 +18,7 @@ typedef struct
 {
   char *dir;
   char *path;
-  GBytes *data;                  /* what the file should hold */
+  GBytes *data; /* what the file should hold */
 } Fixture;
 
 /* Deterministic, incompressible-looking content, so tests are reproducible. */
@@ -41,7 +41,7 @@ make_data (gsize size)
 static void
 write_file (const char *path, const void *data, gsize size)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   g_file_set_contents (path, data, size, &error);
   g_assert_no_error (error);
@@ -50,7 +50,7 @@ write_file (const char *path, const void *data, gsize size)
 static void
 fixture_set_up (Fixture *f, gconstpointer user_data)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
 
   f->dir = g_dir_make_tmp ("atlas-verifier-XXXXXX", &error);
   g_assert_no_error (error);
@@ -83,7 +83,7 @@ corrupt_byte (Fixture *f, gsize offset)
 {
   gsize size = 0;
   g_autofree guint8 *copy = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   char *contents = NULL;
 
   g_file_get_contents (f->path, &contents, &size, &error);
@@ -146,7 +146,7 @@ expectation_clear (AtlasVerifyExpectation *expect)
 static AtlasVerifyResult *
 verify (Fixture *f, const AtlasVerifyExpectation *expect)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   AtlasVerifyResult *result = atlas_verify_file_sync (f->path, expect, NULL, &error);
 
   g_assert_no_error (error);
@@ -177,7 +177,7 @@ static void
 test_intact (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
   const guint8 *data = fixture_write (f, 40 * PIECE_LENGTH);
   AtlasChecksum whole = whole_checksum (ATLAS_HASH_SHA256, data, 40 * PIECE_LENGTH);
 
@@ -203,13 +203,13 @@ test_corrupt_pieces (Fixture *f, gconstpointer user_data)
 {
   static const guint bad[] = { 3, 4, 9 };
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
 
   fixture_write (f, 20 * PIECE_LENGTH);
   expectation_init (&expect, f);
   corrupt_byte (f, 3 * PIECE_LENGTH + 17);
-  corrupt_byte (f, 5 * PIECE_LENGTH - 1);        /* the last byte of piece 4 */
-  corrupt_byte (f, 9 * PIECE_LENGTH);            /* the first byte of piece 9 */
+  corrupt_byte (f, 5 * PIECE_LENGTH - 1); /* the last byte of piece 4 */
+  corrupt_byte (f, 9 * PIECE_LENGTH);     /* the first byte of piece 9 */
   result = verify (f, &expect);
 
   g_assert_false (result->ok);
@@ -229,8 +229,8 @@ test_short_last_piece (Fixture *f, gconstpointer user_data)
   static const guint bad[] = { 7 };
   const gsize size = 7 * PIECE_LENGTH + 1000;
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) intact = NULL;
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) intact = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
 
   fixture_write (f, size);
   expectation_init (&expect, f);
@@ -253,7 +253,7 @@ test_truncated (Fixture *f, gconstpointer user_data)
   static const guint bad[] = { 5, 6, 7, 8, 9 };
   const gsize size = 9 * PIECE_LENGTH + 500;
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
   const guint8 *data = fixture_write (f, size);
 
   expectation_init (&expect, f);
@@ -278,7 +278,7 @@ test_too_long (Fixture *f, gconstpointer user_data)
 {
   const gsize size = 4 * PIECE_LENGTH;
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
   g_autofree guint8 *longer = g_malloc0 (size + 3);
 
   memcpy (longer, fixture_write (f, size), size);
@@ -299,7 +299,7 @@ static void
 test_whole_file_mismatch (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
   AtlasChecksum *whole;
 
   fixture_write (f, 6 * PIECE_LENGTH);
@@ -327,9 +327,9 @@ test_whole_file_types (Fixture *f, gconstpointer user_data)
   for (guint i = 0; i < G_N_ELEMENTS (types); i++)
     {
       AtlasVerifyExpectation expect = { .size = -1 };
-      g_autoptr(AtlasVerifyResult) result = NULL;
-      g_autoptr(AtlasVerifyResult) wrong = NULL;
-      g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+      g_autoptr (AtlasVerifyResult) result = NULL;
+      g_autoptr (AtlasVerifyResult) wrong = NULL;
+      g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
       AtlasChecksum good = whole_checksum (types[i], data, size);
       gsize length = atlas_hash_type_digest_length (types[i]);
 
@@ -355,8 +355,8 @@ test_strongest_checksum (Fixture *f, gconstpointer user_data)
   const gsize size = 1000;
   const guint8 *data = fixture_write (f, size);
   AtlasVerifyExpectation expect = { .size = size };
-  g_autoptr(AtlasVerifyResult) result = NULL;
-  g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+  g_autoptr (AtlasVerifyResult) result = NULL;
+  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
   AtlasChecksum md5 = whole_checksum (ATLAS_HASH_MD5, data, size);
   AtlasChecksum sha256 = whole_checksum (ATLAS_HASH_SHA256, data, size);
   AtlasChecksum sha1 = whole_checksum (ATLAS_HASH_SHA1, data, size);
@@ -378,7 +378,7 @@ test_pieces_only (Fixture *f, gconstpointer user_data)
 {
   static const guint bad[] = { 3 };
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
 
   fixture_write (f, 3 * PIECE_LENGTH + 5);
   expectation_init (&expect, f);
@@ -401,13 +401,12 @@ static void
 test_empty_file (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(AtlasVerifyResult) result = NULL;
-  g_autoptr(AtlasVerifyResult) nothing = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
+  g_autoptr (AtlasVerifyResult) nothing = NULL;
   AtlasVerifyExpectation none = { .size = -1 };
   static const guint8 empty_sha256[] = {
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8,
-    0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
-    0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
   };
 
   fixture_write (f, 0);
@@ -431,7 +430,7 @@ static void
 test_inconsistent_expectation (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   AtlasVerifyResult *result;
 
   fixture_write (f, 4 * PIECE_LENGTH);
@@ -450,8 +449,8 @@ test_huge_piece_length (Fixture *f, gconstpointer user_data)
   static const guint bad[] = { 0, 1, 2 };
   const guint8 *data = fixture_write (f, 1000);
   g_autofree guint8 *digests = g_malloc0 (3 * 32);
-  g_autoptr(GBytes) bytes = NULL;
-  g_autoptr(AtlasVerifyResult) result = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (AtlasVerifyResult) result = NULL;
   AtlasVerifyExpectation expect = {
     .piece_type = ATLAS_HASH_SHA256,
     .piece_length = G_GUINT64_CONSTANT (1) << 63,
@@ -476,8 +475,8 @@ static void
 test_cancelled (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
   AtlasVerifyResult *result;
 
   fixture_write (f, 16 * PIECE_LENGTH);
@@ -494,7 +493,7 @@ static void
 test_nonexistent (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { .size = -1 };
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   AtlasVerifyResult *result;
 
   result = atlas_verify_file_sync (f->path, &expect, NULL, &error);
@@ -550,7 +549,7 @@ test_async_progress (Fixture *f, gconstpointer user_data)
   /* Large enough to take a few progress ticks, small enough for a quick test. */
   const gsize size = 64 * 1024 * 1024 + 12345;
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr (GMainContext) context = g_main_context_new ();
   AsyncState state = { 0 };
 
   fixture_write (f, size);
@@ -583,8 +582,8 @@ static void
 test_async_cancelled (Fixture *f, gconstpointer user_data)
 {
   AtlasVerifyExpectation expect = { 0 };
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GMainContext) context = g_main_context_new ();
   AsyncState state = { 0 };
 
   fixture_write (f, 8 * PIECE_LENGTH);
@@ -619,9 +618,9 @@ test_async_cancel_midway (Fixture *f, gconstpointer user_data)
   /* A sparse file: cheap to make, yet it takes a few hundred milliseconds to
    * hash, enough for the first progress tick to cancel the verify. */
   const goffset size = 768 * 1024 * 1024;
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
   AtlasChecksum whole = { ATLAS_HASH_SHA256, { 0 } };
   AtlasVerifyExpectation expect = { .size = -1, .checksums = checksums };
   AsyncState state = { 0 };
@@ -657,7 +656,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(name, func) \
+#define ADD(name, func)                                                                            \
   g_test_add ("/verifier/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("intact", test_intact);
   ADD ("corrupt-pieces", test_corrupt_pieces);

@@ -9,7 +9,7 @@
 static void
 assert_safe (const char *name)
 {
-  g_auto(GStrv) components = NULL;
+  g_auto (GStrv) components = NULL;
   g_autofree char *again = NULL;
 
   g_assert_true (g_utf8_validate (name, -1, NULL));
@@ -36,7 +36,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autofree char *text = g_strndup ((const char *) data, size);
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *safe = NULL;
   g_autofree char *from_url = NULL;
   g_autofree char *shown = NULL;

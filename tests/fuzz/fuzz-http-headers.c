@@ -9,7 +9,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autofree char *text = g_strndup ((const char *) data, size);
-  g_autoptr(GPtrArray) links = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_link_duplicate_free);
+  g_autoptr (GPtrArray) links =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_link_duplicate_free);
   AtlasChecksum checksum;
 
   atlas_http_parse_link_duplicates (text, links);
@@ -22,7 +23,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       if (link->location != NULL)
         {
           g_assert_cmpuint (strlen (link->location), ==, 2);
-          g_assert_true (g_ascii_islower (link->location[0]) && g_ascii_islower (link->location[1]));
+          g_assert_true (g_ascii_islower (link->location[0])
+                         && g_ascii_islower (link->location[1]));
         }
     }
 

@@ -65,9 +65,9 @@ check_file_invariants (const AtlasMetalinkFile *file)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(AtlasMetalink) metalink = NULL;
-  g_autoptr(AtlasMetalink) reparsed = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = NULL;
+  g_autoptr (AtlasMetalink) reparsed = NULL;
   g_autofree char *xml = NULL;
 
   metalink = atlas_metalink_parse ((const char *) data, size, &error);

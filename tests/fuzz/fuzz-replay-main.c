@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 static gboolean
 replay_file (const char *path, guint *count)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   g_autofree char *contents = NULL;
   gsize length = 0;
   g_autofree guint8 *exact = NULL;
@@ -40,9 +40,9 @@ compare_names (gconstpointer a, gconstpointer b)
 static gboolean
 replay_path (const char *path, guint *count)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDir) dir = NULL;
-  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDir) dir = NULL;
+  g_autoptr (GPtrArray) names = NULL;
   const char *name;
 
   if (!g_file_test (path, G_FILE_TEST_IS_DIR))

@@ -8,8 +8,9 @@
 static void
 check (const uint8_t *data, size_t size, AtlasHashType default_type)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) entries = atlas_sums_parse ((const char *) data, size, default_type, &error);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries =
+      atlas_sums_parse ((const char *) data, size, default_type, &error);
 
   if (entries == NULL)
     {

@@ -32,46 +32,50 @@
 #include <unistd.h>
 
 #define MIRROR_MAX_CONNECTIONS 256
-#define MIRROR_MAX_HEAD        (16 * 1024)
-#define MIRROR_IO_TIMEOUT_S    120
+#define MIRROR_MAX_HEAD (16 * 1024)
+#define MIRROR_IO_TIMEOUT_S 120
 
-typedef struct {
-  char   *root;        /* realpath of --root, with a trailing '/' */
-  FILE   *log;
-  GMutex  log_lock;
-  int     listen_fd;
-  GMutex  conn_lock;
-  GCond   conn_cond;
-  guint   n_connections;
+typedef struct
+{
+  char *root; /* realpath of --root, with a trailing '/' */
+  FILE *log;
+  GMutex log_lock;
+  int listen_fd;
+  GMutex conn_lock;
+  GCond conn_cond;
+  guint n_connections;
 } Mirror;
 
 static Mirror mirror;
 
-typedef struct {
-  int   sock;
-  char  buf[MIRROR_MAX_HEAD];
+typedef struct
+{
+  int sock;
+  char buf[MIRROR_MAX_HEAD];
   gsize len;
 } Connection;
 
 /* What to do with the connection once a response is over. */
-typedef enum {
+typedef enum
+{
   NEXT_KEEP,
   NEXT_CLOSE,
-  NEXT_GONE,   /* already closed (reset) */
+  NEXT_GONE, /* already closed (reset) */
 } ConnNext;
 
 /* One request/response exchange, mostly for the log line. */
-typedef struct {
+typedef struct
+{
   MirrorRequest *request;
-  const char    *modes_key;
+  const char *modes_key;
   MirrorProfile *profile;
-  const char    *rest;         /* path after the modes segment, raw */
-  gint64         serial;       /* 1-based request number for this modes */
-  guint          status;
-  gboolean       ranged;
-  guint64        first;
-  guint64        last;
-  guint64        body_sent;
+  const char *rest; /* path after the modes segment, raw */
+  gint64 serial;    /* 1-based request number for this modes */
+  guint status;
+  gboolean ranged;
+  guint64 first;
+  guint64 last;
+  guint64 body_sent;
 } Exchange;
 
 /* --- Logging ------------------------------------------------------------ */
@@ -85,13 +89,13 @@ log_exchange (const Exchange *ex)
     return;
 
   range = ex->ranged
-          ? g_strdup_printf ("%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, ex->first, ex->last)
-          : g_strdup ("-");
+              ? g_strdup_printf ("%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT, ex->first, ex->last)
+              : g_strdup ("-");
 
   g_mutex_lock (&mirror.log_lock);
   fprintf (mirror.log, "%s /%s range=%s status=%u bytes=%" G_GUINT64_FORMAT " modes=%s\n",
-           ex->request->method, ex->rest != NULL ? ex->rest : "", range, ex->status,
-           ex->body_sent, ex->modes_key != NULL ? ex->modes_key : "-");
+           ex->request->method, ex->rest != NULL ? ex->rest : "", range, ex->status, ex->body_sent,
+           ex->modes_key != NULL ? ex->modes_key : "-");
   fflush (mirror.log);
   g_mutex_unlock (&mirror.log_lock);
 }
@@ -143,8 +147,7 @@ read_head (Connection *conn)
 }
 
 static void
-consume (Connection *conn,
-         gsize       n)
+consume (Connection *conn, gsize n)
 {
   memmove (conn->buf, conn->buf + n, conn->len - n);
   conn->len -= n;
@@ -153,8 +156,7 @@ consume (Connection *conn,
 /* Throws away a request body: the mirror never needs one, but a client that
  * sends one must not have it parsed as the next request. */
 static gboolean
-skip_body (Connection *conn,
-           guint64     length)
+skip_body (Connection *conn, guint64 length)
 {
   while (length > 0)
     {
@@ -172,9 +174,7 @@ skip_body (Connection *conn,
 /* --- Writing responses -------------------------------------------------- */
 
 static void
-append_common_headers (GString  *head,
-                       guint     status,
-                       gboolean  keep_alive)
+append_common_headers (GString *head, guint status, gboolean keep_alive)
 {
   g_autofree char *date = mirror_http_date (g_get_real_time () / G_USEC_PER_SEC);
 
@@ -186,13 +186,10 @@ append_common_headers (GString  *head,
 
 /* A response with a short text body: errors, redirects, status= answers. */
 static ConnNext
-respond_simple (Connection  *conn,
-                Exchange    *ex,
-                guint        status,
-                const char  *extra_headers,
-                const char  *text)
+respond_simple (Connection *conn, Exchange *ex, guint status, const char *extra_headers,
+                const char *text)
 {
-  g_autoptr(GString) head = g_string_new (NULL);
+  g_autoptr (GString) head = g_string_new (NULL);
   gboolean keep_alive = !ex->request->close && status != 400 && status != 431;
   gboolean is_head = g_strcmp0 (ex->request->method, "HEAD") == 0;
   gsize text_len = strlen (text);
@@ -218,14 +215,11 @@ respond_simple (Connection  *conn,
 }
 
 static ConnNext
-respond_error (Connection *conn,
-               Exchange   *ex,
-               guint       status)
+respond_error (Connection *conn, Exchange *ex, guint status)
 {
   g_autofree char *text = g_strdup_printf ("%u %s\n", status, mirror_reason_phrase (status));
 
-  return respond_simple (conn, ex, status,
-                         status == 405 ? "Allow: GET, HEAD\r\n" : NULL, text);
+  return respond_simple (conn, ex, status, status == 405 ? "Allow: GET, HEAD\r\n" : NULL, text);
 }
 
 /* --- Misbehaviours that end a connection -------------------------------- */
@@ -267,8 +261,7 @@ reset_connection (Connection *conn)
 /* --- Redirects ----------------------------------------------------------- */
 
 static ConnNext
-respond_redirect (Connection *conn,
-                  Exchange   *ex)
+respond_redirect (Connection *conn, Exchange *ex)
 {
   const MirrorModes *modes = &ex->profile->modes;
   g_autofree char *location = NULL;
@@ -295,8 +288,8 @@ respond_redirect (Connection *conn,
             else
               hop = 0;
           }
-        location = g_strdup_printf ("/%s/loop%" G_GUINT64_FORMAT "/%s",
-                                    ex->modes_key, hop + 1, rest);
+        location =
+            g_strdup_printf ("/%s/loop%" G_GUINT64_FORMAT "/%s", ex->modes_key, hop + 1, rest);
       }
       break;
 
@@ -328,13 +321,12 @@ respond_redirect (Connection *conn,
  * Returns -1 and sets *@status on failure.  Both a ".." segment and a
  * symlink that escapes the root are refused. */
 static int
-open_in_root (const char *rest,
-              guint      *status)
+open_in_root (const char *rest, guint *status)
 {
   g_autofree char *decoded = g_uri_unescape_string (rest, "/");
   g_autofree char *joined = NULL;
   g_autofree char *real = NULL;
-  g_auto(GStrv) segments = NULL;
+  g_auto (GStrv) segments = NULL;
   struct stat st;
   int fd;
 
@@ -379,9 +371,7 @@ open_in_root (const char *rest,
  * Without an ETag (noetag) no Last-Modified was sent either, so nothing the
  * client holds can be a validator of ours. */
 static gboolean
-if_range_matches (const char *value,
-                  const char *etag,
-                  gint64      mtime)
+if_range_matches (const char *value, const char *etag, gint64 mtime)
 {
   gint64 date;
 
@@ -393,11 +383,8 @@ if_range_matches (const char *value,
 }
 
 static ConnNext
-finish_body (Connection       *conn,
-             Exchange         *ex,
-             MirrorSendResult  result,
-             gboolean          reset_at_limit,
-             gboolean          keep_alive)
+finish_body (Connection *conn, Exchange *ex, MirrorSendResult result, gboolean reset_at_limit,
+             gboolean keep_alive)
 {
   log_exchange (ex);
 
@@ -420,18 +407,16 @@ finish_body (Connection       *conn,
 }
 
 static ConnNext
-serve_file (Connection *conn,
-            Exchange   *ex,
-            int         fd)
+serve_file (Connection *conn, Exchange *ex, int fd)
 {
   const MirrorModes *modes = &ex->profile->modes;
   MirrorRequest *request = ex->request;
-  g_autoptr(GString) head = g_string_new (NULL);
+  g_autoptr (GString) head = g_string_new (NULL);
   g_autofree char *etag = NULL;
   g_autofree char *last_modified = NULL;
-  gboolean changed = modes->change_after > 0
-                     && (modes->change_after == G_MAXUINT64
-                         || (guint64) ex->serial > modes->change_after);
+  gboolean changed =
+      modes->change_after > 0
+      && (modes->change_after == G_MAXUINT64 || (guint64) ex->serial > modes->change_after);
   gboolean is_head = strcmp (request->method, "HEAD") == 0;
   /* A lying size breaks the message framing, so that connection is not
    * reused. */
@@ -453,11 +438,10 @@ serve_file (Connection *conn,
   mtime = (gint64) st.st_mtime + (changed ? 3600 : 0);
   if (!modes->noetag)
     {
-      etag = g_strdup_printf ("\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x%s\"",
-                              (gint64) real_size,
-                              (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000)
-                              + st.st_mtim.tv_nsec,
-                              changed ? "-changed" : "");
+      etag = g_strdup_printf (
+          "\"%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x%s\"", (gint64) real_size,
+          (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st.st_mtim.tv_nsec,
+          changed ? "-changed" : "");
       last_modified = mirror_http_date (mtime);
     }
 
@@ -469,8 +453,8 @@ serve_file (Connection *conn,
 
   if (range == MIRROR_RANGE_UNSATISFIABLE)
     {
-      g_autofree char *cr = g_strdup_printf ("Content-Range: bytes */%" G_GUINT64_FORMAT "\r\n",
-                                             size);
+      g_autofree char *cr =
+          g_strdup_printf ("Content-Range: bytes */%" G_GUINT64_FORMAT "\r\n", size);
       return respond_simple (conn, ex, 416, cr, "");
     }
 
@@ -486,8 +470,9 @@ serve_file (Connection *conn,
   if (etag != NULL)
     g_string_append_printf (head, "ETag: %s\r\nLast-Modified: %s\r\n", etag, last_modified);
   if (ex->ranged)
-    g_string_append_printf (head, "Content-Range: bytes %" G_GUINT64_FORMAT "-%"
-                            G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT "\r\n",
+    g_string_append_printf (head,
+                            "Content-Range: bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
+                            "/%" G_GUINT64_FORMAT "\r\n",
                             ex->first, ex->last, size);
   g_string_append (head, "\r\n");
 
@@ -529,12 +514,11 @@ serve_file (Connection *conn,
 /* --- Dispatch ------------------------------------------------------------ */
 
 static ConnNext
-handle_request (Connection    *conn,
-                MirrorRequest *request)
+handle_request (Connection *conn, MirrorRequest *request)
 {
   Exchange ex = { .request = request, .rest = request->target + 1 };
   g_autofree char *modes_key = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr (GError) error = NULL;
   const char *slash = strchr (request->target + 1, '/');
   const MirrorModes *modes;
   guint status;
@@ -574,10 +558,10 @@ handle_request (Connection    *conn,
 
   if (modes->status != 0)
     {
-      g_autofree char *text = g_strdup_printf ("%u %s\n", modes->status,
-                                               mirror_reason_phrase (modes->status));
-      const char *extra = modes->status == 503 || modes->status == 429
-                          ? "Retry-After: 1\r\n" : NULL;
+      g_autofree char *text =
+          g_strdup_printf ("%u %s\n", modes->status, mirror_reason_phrase (modes->status));
+      const char *extra =
+          modes->status == 503 || modes->status == 429 ? "Retry-After: 1\r\n" : NULL;
       return respond_simple (conn, &ex, modes->status, extra, text);
     }
 
@@ -633,8 +617,8 @@ connection_thread (gpointer data)
           break;
         }
 
-      next = skip_body (conn, request.content_length)
-             ? handle_request (conn, &request) : NEXT_CLOSE;
+      next =
+          skip_body (conn, request.content_length) ? handle_request (conn, &request) : NEXT_CLOSE;
       mirror_request_clear (&request);
       if (next != NEXT_KEEP)
         {
@@ -656,11 +640,10 @@ connection_thread (gpointer data)
 /* --- Listening ----------------------------------------------------------- */
 
 static int
-listen_on (const char *address,
-           guint       port,
-           GError    **error)
+listen_on (const char *address, guint port, GError **error)
 {
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+  struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                            .ai_socktype = SOCK_STREAM,
                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE };
   struct addrinfo *ai = NULL;
   g_autofree char *service = g_strdup_printf ("%u", port);
@@ -671,16 +654,14 @@ listen_on (const char *address,
   rc = getaddrinfo (address, service, &hints, &ai);
   if (rc != 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "bad bind address %s: %s", address, gai_strerror (rc));
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "bad bind address %s: %s",
+                   address, gai_strerror (rc));
       return -1;
     }
 
   fd = socket (ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0
-      || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
-      || bind (fd, ai->ai_addr, ai->ai_addrlen) < 0
-      || listen (fd, 512) < 0)
+  if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0
+      || bind (fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen (fd, 512) < 0)
     {
       int saved = errno;
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
@@ -766,8 +747,7 @@ quit_cb (gpointer data)
 }
 
 int
-main (int    argc,
-      char **argv)
+main (int argc, char **argv)
 {
   g_autofree char *root = NULL;
   g_autofree char *bind_address = NULL;
@@ -780,9 +760,9 @@ main (int    argc,
     { "log", 0, 0, G_OPTION_ARG_FILENAME, &log_path, "Append one line per request", "FILE" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new ("- misbehaving HTTP test mirror");
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GMainLoop) loop = NULL;
+  g_autoptr (GOptionContext) context = g_option_context_new ("- misbehaving HTTP test mirror");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
   g_autofree char *real_root = NULL;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -805,8 +785,8 @@ main (int    argc,
     }
   /* A trailing slash makes the containment check a plain prefix test that
    * "/srv/rootX" cannot pass for a root of "/srv/root". */
-  mirror.root = g_str_has_suffix (real_root, "/")
-                ? g_strdup (real_root) : g_strconcat (real_root, "/", NULL);
+  mirror.root =
+      g_str_has_suffix (real_root, "/") ? g_strdup (real_root) : g_strconcat (real_root, "/", NULL);
 
   if (log_path != NULL)
     {
@@ -821,8 +801,8 @@ main (int    argc,
   /* A client that vanishes mid-body must cost an EPIPE, not the process. */
   signal (SIGPIPE, SIG_IGN);
 
-  mirror.listen_fd = listen_on (bind_address != NULL ? bind_address : "127.0.0.1",
-                                (guint) port, &error);
+  mirror.listen_fd =
+      listen_on (bind_address != NULL ? bind_address : "127.0.0.1", (guint) port, &error);
   if (mirror.listen_fd < 0)
     {
       g_printerr ("atlas-test-mirror: %s\n", error->message);

@@ -13,10 +13,10 @@
  * keeps the long-run rate within a chunk of the cap. */
 struct _MirrorBucket
 {
-  GMutex  lock;
-  guint64 rate;      /* bytes per second */
-  gint64  next_us;   /* monotonic time of the next free slot */
-  gsize   chunk;
+  GMutex lock;
+  guint64 rate;   /* bytes per second */
+  gint64 next_us; /* monotonic time of the next free slot */
+  gsize chunk;
 };
 
 /* Sleep in slices so that a sender never oversleeps by much and a stopped
@@ -55,8 +55,7 @@ mirror_bucket_chunk_size (MirrorBucket *bucket)
 
 /* Blocks until @bytes may be sent without exceeding the cap. */
 void
-mirror_bucket_consume (MirrorBucket *bucket,
-                       gsize         bytes)
+mirror_bucket_consume (MirrorBucket *bucket, gsize bytes)
 {
   gint64 now = g_get_monotonic_time ();
   gint64 slot;

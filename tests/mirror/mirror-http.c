@@ -13,9 +13,7 @@
 /* Accepts plain decimal numbers; with @allow_suffix also K and M (binary
  * multiples), which is how rates and offsets are written in mode strings. */
 gboolean
-mirror_parse_size (const char *text,
-                   gboolean    allow_suffix,
-                   guint64    *value)
+mirror_parse_size (const char *text, gboolean allow_suffix, guint64 *value)
 {
   guint64 n = 0;
   guint64 multiplier = 1;
@@ -50,8 +48,7 @@ mirror_parse_size (const char *text,
 }
 
 static char *
-header_value (const char *line,
-              const char *name)
+header_value (const char *line, const char *name)
 {
   gsize name_len = strlen (name);
 
@@ -61,10 +58,9 @@ header_value (const char *line,
 }
 
 static gboolean
-token_list_has (const char *list,
-                const char *token)
+token_list_has (const char *list, const char *token)
 {
-  g_auto(GStrv) parts = g_strsplit (list, ",", -1);
+  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
 
   for (guint i = 0; parts[i] != NULL; i++)
     if (g_ascii_strcasecmp (g_strstrip (parts[i]), token) == 0)
@@ -75,13 +71,11 @@ token_list_has (const char *list,
 /* Parses the request line and the few headers the mirror acts on.  @head
  * holds everything up to, not including, the blank line. */
 gboolean
-mirror_request_parse (const char    *head,
-                      gsize          len,
-                      MirrorRequest *request)
+mirror_request_parse (const char *head, gsize len, MirrorRequest *request)
 {
   g_autofree char *copy = g_strndup (head, len);
-  g_auto(GStrv) lines = NULL;
-  g_auto(GStrv) words = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_auto (GStrv) words = NULL;
   gboolean keep_alive = FALSE;
   char *query;
 
@@ -167,10 +161,7 @@ mirror_request_clear (MirrorRequest *request)
  * mirror does not support, multiple ranges included, is treated as no Range
  * at all, which the RFC allows a server to do. */
 MirrorRangeResult
-mirror_range_resolve (const char *value,
-                      guint64     size,
-                      guint64    *first,
-                      guint64    *last)
+mirror_range_resolve (const char *value, guint64 size, guint64 *first, guint64 *last)
 {
   g_autofree char *spec = NULL;
   char *dash;
@@ -216,7 +207,7 @@ mirror_range_resolve (const char *value,
 
 static const char *const weekdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 /* IMF-fixdate, written by hand so that the process locale cannot leak into
  * the header. */
@@ -227,21 +218,20 @@ mirror_http_date (gint64 unix_time)
   struct tm tm;
 
   gmtime_r (&t, &tm);
-  return g_strdup_printf ("%s, %02d %s %04d %02d:%02d:%02d GMT",
-                          weekdays[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-                          tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return g_strdup_printf ("%s, %02d %s %04d %02d:%02d:%02d GMT", weekdays[tm.tm_wday], tm.tm_mday,
+                          months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 gboolean
-mirror_http_date_parse (const char *text,
-                        gint64     *unix_time)
+mirror_http_date_parse (const char *text, gint64 *unix_time)
 {
   char wday[4], mon[4];
   struct tm tm = { 0 };
   int n = 0;
 
-  if (sscanf (text, "%3s, %d %3s %d %d:%d:%d GMT%n", wday, &tm.tm_mday, mon,
-              &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 7
+  if (sscanf (text, "%3s, %d %3s %d %d:%d:%d GMT%n", wday, &tm.tm_mday, mon, &tm.tm_year,
+              &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n)
+          != 7
       || n == 0)
     return FALSE;
 
@@ -262,25 +252,45 @@ mirror_reason_phrase (guint status)
 {
   switch (status)
     {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 410: return "Gone";
-    case 416: return "Range Not Satisfiable";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 410:
+      return "Gone";
+    case 416:
+      return "Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Unknown";
     }
 }

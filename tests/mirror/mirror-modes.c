@@ -10,26 +10,20 @@
 #include <string.h>
 
 static gboolean
-parse_number (const char *key,
-              const char *value,
-              gboolean    allow_suffix,
-              guint64    *out,
-              GError    **error)
+parse_number (const char *key, const char *value, gboolean allow_suffix, guint64 *out,
+              GError **error)
 {
   if (value == NULL || !mirror_parse_size (value, allow_suffix, out))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "mode %s needs a number, got '%s'", key,
-                   value != NULL ? value : "");
+                   "mode %s needs a number, got '%s'", key, value != NULL ? value : "");
       return FALSE;
     }
   return TRUE;
 }
 
 static gboolean
-parse_corrupt (const char  *value,
-               MirrorModes *modes,
-               GError     **error)
+parse_corrupt (const char *value, MirrorModes *modes, GError **error)
 {
   MirrorSpan span;
   const char *dash;
@@ -37,8 +31,8 @@ parse_corrupt (const char  *value,
 
   if (modes->n_corrupt == MIRROR_MAX_CORRUPT)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "at most %d corrupt= modes", MIRROR_MAX_CORRUPT);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "at most %d corrupt= modes",
+                   MIRROR_MAX_CORRUPT);
       return FALSE;
     }
 
@@ -52,17 +46,15 @@ parse_corrupt (const char  *value,
       dash = value != NULL ? strchr (value, '-') : NULL;
       if (dash == NULL)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "corrupt= needs A-B or all");
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "corrupt= needs A-B or all");
           return FALSE;
         }
       first = g_strndup (value, dash - value);
       if (!mirror_parse_size (first, FALSE, &span.first)
-          || !mirror_parse_size (dash + 1, FALSE, &span.last)
-          || span.last < span.first)
+          || !mirror_parse_size (dash + 1, FALSE, &span.last) || span.last < span.first)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "bad corrupt= range '%s'", value);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "bad corrupt= range '%s'",
+                       value);
           return FALSE;
         }
     }
@@ -72,9 +64,7 @@ parse_corrupt (const char  *value,
 }
 
 static gboolean
-parse_redirect (const char  *value,
-                MirrorModes *modes,
-                GError     **error)
+parse_redirect (const char *value, MirrorModes *modes, GError **error)
 {
   if (value == NULL || *value == '\0')
     {
@@ -97,9 +87,7 @@ parse_redirect (const char  *value,
 }
 
 static gboolean
-parse_one_mode (const char  *token,
-                MirrorModes *modes,
-                GError     **error)
+parse_one_mode (const char *token, MirrorModes *modes, GError **error)
 {
   g_autofree char *decoded = g_uri_unescape_string (token, NULL);
   char *value;
@@ -108,8 +96,8 @@ parse_one_mode (const char  *token,
   /* A %00 or a broken escape makes the whole request a bad one. */
   if (decoded == NULL)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "bad escape in mode '%s'", token);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "bad escape in mode '%s'",
+                   token);
       return FALSE;
     }
 
@@ -127,8 +115,7 @@ parse_one_mode (const char  *token,
         return FALSE;
       if (modes->rate == 0)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "rate= must be positive");
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "rate= must be positive");
           return FALSE;
         }
     }
@@ -148,8 +135,7 @@ parse_one_mode (const char  *token,
         return FALSE;
       if (n < 100 || n > 599)
         {
-          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "status= must be 100..599");
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "status= must be 100..599");
           return FALSE;
         }
       modes->status = n;
@@ -184,8 +170,7 @@ parse_one_mode (const char  *token,
     }
   else
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "unknown mode '%s'", token);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "unknown mode '%s'", token);
       return FALSE;
     }
 
@@ -195,11 +180,9 @@ parse_one_mode (const char  *token,
 /* Parses a raw (still percent-encoded) modes segment.  "-" is the
  * well-behaved mirror. */
 gboolean
-mirror_modes_parse (const char  *text,
-                    MirrorModes *modes,
-                    GError     **error)
+mirror_modes_parse (const char *text, MirrorModes *modes, GError **error)
 {
-  g_auto(GStrv) tokens = NULL;
+  g_auto (GStrv) tokens = NULL;
 
   memset (modes, 0, sizeof *modes);
 
@@ -234,8 +217,7 @@ static GMutex profiles_lock;
 static GHashTable *profiles;
 
 MirrorProfile *
-mirror_profile_lookup (const char *key,
-                       GError    **error)
+mirror_profile_lookup (const char *key, GError **error)
 {
   MirrorProfile *profile;
   MirrorModes modes;

@@ -12,14 +12,11 @@
 
 /* Large writes keep the copy path (mangled bytes) fast; sendfile() chunks
  * are capped only so that a huge body does not pin one syscall for long. */
-#define MIRROR_COPY_CHUNK     (1024 * 1024)
+#define MIRROR_COPY_CHUNK (1024 * 1024)
 #define MIRROR_SENDFILE_CHUNK (64 * 1024 * 1024)
 
 gboolean
-mirror_send_all (int         sock,
-                 const void *data,
-                 gsize       len,
-                 gboolean    more)
+mirror_send_all (int sock, const void *data, gsize len, gboolean more)
 {
   const char *p = data;
   int flags = MSG_NOSIGNAL | (more ? MSG_MORE : 0);
@@ -38,9 +35,7 @@ mirror_send_all (int         sock,
 }
 
 static gboolean
-chunk_needs_mangling (const MirrorBody *body,
-                      guint64           offset,
-                      gsize             len)
+chunk_needs_mangling (const MirrorBody *body, guint64 offset, gsize len)
 {
   if (body->xor_all)
     return TRUE;
@@ -51,10 +46,7 @@ chunk_needs_mangling (const MirrorBody *body,
 }
 
 static void
-mangle (const MirrorBody *body,
-        guint8           *buf,
-        guint64           offset,
-        gsize             len)
+mangle (const MirrorBody *body, guint8 *buf, guint64 offset, gsize len)
 {
   if (body->xor_all)
     for (gsize i = 0; i < len; i++)
@@ -71,11 +63,7 @@ mangle (const MirrorBody *body,
 }
 
 static gboolean
-send_copied (int               sock,
-             const MirrorBody *body,
-             guint8           *buf,
-             guint64           offset,
-             gsize             len)
+send_copied (int sock, const MirrorBody *body, guint8 *buf, guint64 offset, gsize len)
 {
   gsize got = 0;
 
@@ -96,10 +84,7 @@ send_copied (int               sock,
 }
 
 static gboolean
-send_spliced (int               sock,
-              const MirrorBody *body,
-              guint64           offset,
-              gsize             len)
+send_spliced (int sock, const MirrorBody *body, guint64 offset, gsize len)
 {
   off_t off = (off_t) offset;
 
@@ -118,9 +103,7 @@ send_spliced (int               sock,
 /* Sends @body->length bytes starting at @body->offset, or stops at
  * @body->limit body bytes.  *@sent counts what reached the socket. */
 MirrorSendResult
-mirror_send_body (int               sock,
-                  const MirrorBody *body,
-                  guint64          *sent)
+mirror_send_body (int sock, const MirrorBody *body, guint64 *sent)
 {
   g_autofree guint8 *buf = NULL;
 
