@@ -17,6 +17,8 @@
 #define CLAIM_MAX_BYTES (32 * 1024 * 1024)
 #define PROBE_LENGTH ATLAS_DEFAULT_PIECE_LENGTH
 #define MAX_BACKOFF_US (30 * G_USEC_PER_SEC)
+/* Endgame copies are held in memory until they win, so only for pieces up to this. */
+#define MAX_COPY_PIECE (16 * 1024 * 1024)
 
 static void start_connection (AtlasDownload *self, Source *source, AtlasRange *range);
 static void finish_connection (AtlasDownload *self, Connection *connection, CURLcode result);
@@ -226,6 +228,12 @@ _atlas_download_schedule (AtlasDownload *self)
         continue;
       range = atlas_scheduler_claim (self->scheduler, source->index, claim_pieces (self, source),
                                      NULL, range_time_left, self);
+      if (range != NULL && range->duplicate && self->piece_length > MAX_COPY_PIECE)
+        {
+          /* An endgame copy waits in memory: not for pieces this large. */
+          atlas_scheduler_release (self->scheduler, range);
+          range = NULL;
+        }
       if (range == NULL)
         {
           _atlas_session_release_host (self->session, source->host_key);
