@@ -765,7 +765,7 @@ atlas_cli_cmd_add (int argc, char **argv)
         fprintf (stderr,
                  "atlas: '%s' was already in the queue as download %" G_GUINT64_FORMAT " (%s).\n",
                  atlas_download_get_path (download), atlas_download_get_id (download),
-                 atlas_cli_state_name (atlas_download_get_state (download)));
+                 atlas_download_state_to_string (atlas_download_get_state (download)));
     }
   fflush (stdout);
 

@@ -48,28 +48,6 @@ struct _AtlasCliProgress
 static void schedule_redraw (AtlasCliProgress *self);
 static void draw (AtlasCliProgress *self);
 
-const char *
-atlas_cli_state_name (AtlasDownloadState state)
-{
-  switch (state)
-    {
-    case ATLAS_DOWNLOAD_QUEUED:
-      return "queued";
-    case ATLAS_DOWNLOAD_ACTIVE:
-      return "active";
-    case ATLAS_DOWNLOAD_PAUSED:
-      return "paused";
-    case ATLAS_DOWNLOAD_VERIFYING:
-      return "verifying";
-    case ATLAS_DOWNLOAD_COMPLETE:
-      return "complete";
-    case ATLAS_DOWNLOAD_FAILED:
-      return "failed";
-    default:
-      return "unknown";
-    }
-}
-
 static const char *
 log_level_name (GLogLevelFlags level)
 {
@@ -160,7 +138,7 @@ atlas_cli_json_append_download (GString *out, AtlasDownload *download)
       out,
       ",\"state\":\"%s\",\"size\":%" G_GINT64_FORMAT ",\"completed\":%" G_GUINT64_FORMAT
       ",\"speed\":%" G_GUINT64_FORMAT ",\"eta\":%" G_GINT64_FORMAT ",\"sources\":%u,\"error\":",
-      atlas_cli_state_name (atlas_download_get_state (download)),
+      atlas_download_state_to_string (atlas_download_get_state (download)),
       atlas_download_get_size (download), atlas_download_get_completed_bytes (download),
       atlas_download_get_speed (download), atlas_download_get_eta (download),
       atlas_download_get_active_sources (download));
@@ -316,7 +294,7 @@ download_status (AtlasDownload *download)
       return g_strdup_printf ("%s  ETA %s  %u %s", speed, eta, sources,
                               sources == 1 ? "source" : "sources");
     }
-  return g_strdup (atlas_cli_state_name (state));
+  return g_strdup (atlas_download_state_to_string (state));
 }
 
 static void
@@ -502,7 +480,7 @@ print_final_line (Tracked *tracked)
 
       g_string_append_printf (
           line, "{\"event\":\"finished\",\"id\":%" G_GUINT64_FORMAT ",\"state\":\"%s\",\"path\":",
-          atlas_download_get_id (download), atlas_cli_state_name (state));
+          atlas_download_get_id (download), atlas_download_state_to_string (state));
       atlas_cli_json_append_string (line, atlas_download_get_path (download));
       g_string_append (line, ",\"error\":");
       atlas_cli_json_append_string (line, state == ATLAS_DOWNLOAD_FAILED

@@ -238,8 +238,8 @@ atlas_cli_cmd_list (int argc, char **argv)
           const char *error_message = atlas_download_get_error_message (download);
 
           printf ("%6" G_GUINT64_FORMAT "  %-9s  %4s  %10s  %s", atlas_download_get_id (download),
-                  atlas_cli_state_name (atlas_download_get_state (download)), progress, size_text,
-                  atlas_download_get_name (download));
+                  atlas_download_state_to_string (atlas_download_get_state (download)), progress,
+                  size_text, atlas_download_get_name (download));
           if (atlas_download_get_state (download) == ATLAS_DOWNLOAD_FAILED && error_message != NULL)
             printf ("  (%s)", error_message);
           printf ("\n");
@@ -288,14 +288,15 @@ pause_or_resume (const char *command, gboolean pause, int argc, char **argv)
         {
           /* Naming a download explicitly and finding nothing to do deserves a word. */
           fprintf (stderr, "atlas: download %" G_GUINT64_FORMAT " is %s; nothing to %s.\n",
-                   atlas_download_get_id (download), atlas_cli_state_name (state), command);
+                   atlas_download_get_id (download), atlas_download_state_to_string (state),
+                   command);
           continue;
         }
       else
         continue;
 
       printf ("%" G_GUINT64_FORMAT " %s\n", atlas_download_get_id (download),
-              atlas_cli_state_name (atlas_download_get_state (download)));
+              atlas_download_state_to_string (atlas_download_get_state (download)));
     }
   fflush (stdout);
 

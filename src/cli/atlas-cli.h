@@ -137,7 +137,6 @@ void atlas_cli_progress_clear (AtlasCliProgress *self);
  * state, size, completed, speed, eta, sources, error. */
 void atlas_cli_json_append_download (GString *out, AtlasDownload *download);
 /* The state names of the CLI's output, a contract with scripts. */
-const char *atlas_cli_state_name (AtlasDownloadState state);
 
 /* ---- atlas-cli-get.c ---- */
 

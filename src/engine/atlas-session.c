@@ -488,8 +488,7 @@ inserted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 }
 
 static AtlasDownload *
-add_download (AtlasSession *self, const AtlasRequest *request, const char *path, gboolean in_place,
-              GError **error)
+add_download (AtlasSession *self, const AtlasRequest *request, const char *path, GError **error)
 {
   AtlasDownload *existing = find_by_path (self, path);
   AtlasDownload *download;
@@ -513,7 +512,6 @@ add_download (AtlasSession *self, const AtlasRequest *request, const char *path,
       atlas_store_insert_async (self->store, record, NULL, inserted_cb, NULL);
     }
   g_list_model_items_changed (G_LIST_MODEL (self), position, 0, 1);
-  (void) in_place;
   return download;
 }
 
@@ -550,7 +548,7 @@ atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **err
   else
     final_path = unique_path (self, directory, filename);
 
-  download = add_download (self, request, final_path, FALSE, error);
+  download = add_download (self, request, final_path, error);
   if (download != NULL)
     fill_slots (self);
   return download;
@@ -666,7 +664,7 @@ atlas_session_repair (AtlasSession *self, const char *path, const AtlasRequest *
         good[piece] = 0;
     }
 
-  download = add_download (self, request, path, TRUE, error);
+  download = add_download (self, request, path, error);
   if (download == NULL)
     return NULL;
   _atlas_download_preset_pieces (download, expect.piece_length, expect.size, good,
