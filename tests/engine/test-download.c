@@ -276,6 +276,45 @@ test_lying_size (Fixture *fixture, gconstpointer data)
 }
 
 static void
+test_priority_and_location (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasRequest) by_priority = atlas_request_new ();
+  g_autoptr (AtlasRequest) by_location = atlas_request_new ();
+  g_autofree char *first = test_mirror_url (fixture->mirror, "delay=1", "file.bin");
+  g_autofree char *second = test_mirror_url (fixture->mirror, "delay=2", "file.bin");
+  g_autofree char *near = test_mirror_url (fixture->mirror, "delay=3", "file.bin");
+  g_autofree char *far = test_mirror_url (fixture->mirror, "delay=4", "file.bin");
+  AtlasDownload *download;
+
+  /* One connection: whoever gets it is the engine's first choice. */
+  atlas_settings_set_max_connections_per_download (fixture->settings, 1);
+
+  /* Metalink priority: 1 is preferred over 2, whatever the listing order. */
+  atlas_request_add_url (by_priority, second, 2, NULL);
+  atlas_request_add_url (by_priority, first, 1, NULL);
+  atlas_request_set_size (by_priority, FILE_SIZE);
+  atlas_request_add_checksum (by_priority, &fixture->sum);
+  atlas_request_set_filename (by_priority, "by-priority.bin");
+  download = run_download (fixture, by_priority, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_assert_cmpuint (atlas_source_get_bytes_received (find_source (download, "delay=1")), ==,
+                    FILE_SIZE);
+  g_assert_cmpuint (atlas_source_get_bytes_received (find_source (download, "delay=2")), ==, 0);
+
+  /* Same priority: the mirror in the user's country goes first. */
+  atlas_request_add_url (by_location, far, 1, "fr");
+  atlas_request_add_url (by_location, near, 1, "de");
+  atlas_request_set_preferred_location (by_location, "de");
+  atlas_request_set_size (by_location, FILE_SIZE);
+  atlas_request_add_checksum (by_location, &fixture->sum);
+  atlas_request_set_filename (by_location, "by-location.bin");
+  download = run_download (fixture, by_location, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_cmpuint (atlas_source_get_bytes_received (find_source (download, "delay=3")), ==,
+                    FILE_SIZE);
+  g_assert_cmpuint (atlas_source_get_bytes_received (find_source (download, "delay=4")), ==, 0);
+}
+
+static void
 test_dead_mirror (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (AtlasRequest) request = atlas_request_new ();
@@ -452,6 +491,7 @@ main (int argc, char **argv)
   ADD ("corrupt-mirror-without-piece-hashes", test_corrupt_mirror_without_piece_hashes);
   ADD ("redirect-loop-and-scheme", test_redirect_loop);
   ADD ("lying-size", test_lying_size);
+  ADD ("priority-and-location", test_priority_and_location);
   ADD ("dead-mirror", test_dead_mirror);
   ADD ("all-mirrors-dead", test_all_mirrors_dead);
   ADD ("wrong-hash", test_wrong_hash);
