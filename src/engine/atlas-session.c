@@ -628,34 +628,33 @@ atlas_session_move (AtlasSession *self, AtlasDownload *download, guint position)
   fill_slots (self);
 }
 
-AtlasDownload *
-atlas_session_repair (AtlasSession *self, const char *path, const AtlasRequest *request,
-                      GError **error)
+static gboolean
+repair_expectation (const AtlasRequest *request, AtlasVerifyExpectation *expect, GError **error)
 {
-  AtlasVerifyExpectation expect = { 0 };
-  g_autoptr (AtlasVerifyResult) result = NULL;
-  g_autofree guint8 *good = NULL;
-  AtlasDownload *download;
-
   if (atlas_request_get_piece_digests (request) == NULL || atlas_request_get_size (request) < 0
       || atlas_request_get_n_urls (request) == 0)
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
                    "Repair needs piece hashes, the file size and at least one mirror (a "
                    "Metalink with <pieces> and <url>)");
-      return NULL;
+      return FALSE;
     }
+  expect->piece_type = atlas_request_get_piece_type (request);
+  expect->piece_length = atlas_request_get_piece_length (request);
+  expect->piece_digests = atlas_request_get_piece_digests (request);
+  expect->checksums = atlas_request_get_checksums (request);
+  expect->size = atlas_request_get_size (request);
+  return TRUE;
+}
 
-  expect.piece_type = atlas_request_get_piece_type (request);
-  expect.piece_length = atlas_request_get_piece_length (request);
-  expect.piece_digests = atlas_request_get_piece_digests (request);
-  expect.checksums = atlas_request_get_checksums (request);
-  expect.size = atlas_request_get_size (request);
-  result = atlas_verify_file_sync (path, &expect, NULL, error);
-  if (result == NULL)
-    return NULL;
+/* Queues a download that keeps the verified pieces of @path and fetches the rest. */
+static AtlasDownload *
+add_repair (AtlasSession *self, const char *path, const AtlasRequest *request,
+            const AtlasVerifyResult *result, GError **error)
+{
+  g_autofree guint8 *good = g_new (guint8, MAX (result->n_pieces, 1));
+  AtlasDownload *download;
 
-  good = g_new (guint8, MAX (result->n_pieces, 1));
   memset (good, 1, result->n_pieces);
   for (guint i = 0; i < result->bad_pieces->len; i++)
     {
@@ -663,14 +662,96 @@ atlas_session_repair (AtlasSession *self, const char *path, const AtlasRequest *
       if (piece < result->n_pieces)
         good[piece] = 0;
     }
-
   download = add_download (self, request, path, error);
   if (download == NULL)
     return NULL;
-  _atlas_download_preset_pieces (download, expect.piece_length, expect.size, good,
-                                 result->n_pieces);
+  _atlas_download_preset_pieces (download, atlas_request_get_piece_length (request),
+                                 atlas_request_get_size (request), good, result->n_pieces);
   fill_slots (self);
   return download;
+}
+
+AtlasDownload *
+atlas_session_repair (AtlasSession *self, const char *path, const AtlasRequest *request,
+                      GError **error)
+{
+  AtlasVerifyExpectation expect = { 0 };
+  g_autoptr (AtlasVerifyResult) result = NULL;
+
+  if (!repair_expectation (request, &expect, error))
+    return NULL;
+  result = atlas_verify_file_sync (path, &expect, NULL, error);
+  if (result == NULL)
+    return NULL;
+  return add_repair (self, path, request, result, error);
+}
+
+typedef struct
+{
+  char *path;
+  AtlasRequest *request;
+} RepairJob;
+
+static void
+repair_job_free (RepairJob *job)
+{
+  g_free (job->path);
+  atlas_request_free (job->request);
+  g_free (job);
+}
+
+static void
+repair_verified_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  AtlasSession *self = g_task_get_source_object (task);
+  RepairJob *job = g_task_get_task_data (task);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasVerifyResult) verdict = atlas_verify_file_finish (result, &error);
+  AtlasDownload *download;
+
+  if (verdict == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  download = add_repair (self, job->path, job->request, verdict, &error);
+  if (download == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, download, NULL);
+}
+
+void
+atlas_session_repair_async (AtlasSession *self, const char *path, const AtlasRequest *request,
+                            GCancellable *cancellable, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (self, cancellable, callback, user_data);
+  AtlasVerifyExpectation expect = { 0 };
+  GError *error = NULL;
+  RepairJob *job;
+
+  g_task_set_source_tag (task, atlas_session_repair_async);
+  if (!repair_expectation (request, &expect, &error))
+    {
+      g_task_return_error (task, error);
+      return;
+    }
+  job = g_new0 (RepairJob, 1);
+  job->path = g_strdup (path);
+  job->request = atlas_request_copy (request);
+  g_task_set_task_data (task, job, (GDestroyNotify) repair_job_free);
+  /* The expectation points into job->request, which the task keeps alive. */
+  repair_expectation (job->request, &expect, NULL);
+  atlas_verify_file_async (path, &expect, cancellable, NULL, NULL, repair_verified_cb,
+                           g_steal_pointer (&task));
+}
+
+AtlasDownload *
+atlas_session_repair_finish (AtlasSession *self, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 /* ---- closing ----------------------------------------------------------- */

@@ -54,6 +54,14 @@ void atlas_session_move (AtlasSession *self, AtlasDownload *download, guint posi
  * the piece hashes in @request (which must carry pieces and mirrors). */
 AtlasDownload *atlas_session_repair (AtlasSession *self, const char *path,
                                      const AtlasRequest *request, GError **error);
+/* The same without blocking: the file is verified on worker threads first;
+ * the finish function returns the (transfer none) download that re-fetches
+ * the bad pieces. */
+void atlas_session_repair_async (AtlasSession *self, const char *path, const AtlasRequest *request,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data);
+AtlasDownload *atlas_session_repair_finish (AtlasSession *self, GAsyncResult *result,
+                                            GError **error);
 
 /* Stops transfers, persists progress and flushes the queue. */
 void atlas_session_close_async (AtlasSession *self, GCancellable *cancellable,

@@ -4,6 +4,7 @@
 #include "atlas-test-util.h"
 
 #include <glib/gstdio.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <signal.h>
@@ -315,6 +316,49 @@ test_priority_and_location (Fixture *fixture, gconstpointer data)
 }
 
 static void
+repaired_cb (GObject *object, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  AtlasDownload **download = data;
+
+  *download = atlas_session_repair_finish (ATLAS_SESSION (object), result, &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_repair_async (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "-", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  g_autofree char *path = NULL;
+  AtlasDownload *repair = NULL;
+  guint64 sent_before;
+  FILE *file;
+
+  path =
+      g_strdup (atlas_download_get_path (run_download (fixture, request, ATLAS_DOWNLOAD_COMPLETE)));
+  atlas_session_remove (fixture->session, atlas_session_lookup_by_path (fixture->session, path),
+                        FALSE);
+
+  /* Three bytes of piece 3 go bad on disk. */
+  file = fopen (path, "r+b");
+  g_assert_nonnull (file);
+  fseek (file, 3 * PIECE + 100, SEEK_SET);
+  fwrite ("BAD", 1, 3, file);
+  fclose (file);
+  g_assert_false (test_file_matches (path, &fixture->sum));
+
+  sent_before = test_mirror_bytes_sent (fixture->mirror);
+  atlas_session_repair_async (fixture->session, path, request, NULL, repaired_cb, &repair);
+  while (repair == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (test_wait_for_end (repair, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (path, &fixture->sum));
+  /* Only the bad piece was fetched again. */
+  g_assert_cmpuint (test_mirror_bytes_sent (fixture->mirror) - sent_before, <=, PIECE);
+}
+
+static void
 test_dead_mirror (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (AtlasRequest) request = atlas_request_new ();
@@ -492,6 +536,7 @@ main (int argc, char **argv)
   ADD ("redirect-loop-and-scheme", test_redirect_loop);
   ADD ("lying-size", test_lying_size);
   ADD ("priority-and-location", test_priority_and_location);
+  ADD ("repair-async", test_repair_async);
   ADD ("dead-mirror", test_dead_mirror);
   ADD ("all-mirrors-dead", test_all_mirrors_dead);
   ADD ("wrong-hash", test_wrong_hash);
