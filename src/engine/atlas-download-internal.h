@@ -106,6 +106,7 @@ struct _AtlasDownload
   guint8 *piece_states;   /* AtlasPieceState per piece */
   guint16 *piece_sources; /* source index per piece, 0xffff = none */
   guint8 *piece_digests;  /* our own record: digest per good piece */
+  guint n_durable;        /* bits set in verified */
   guint8 *verified;       /* bitmap of durable good pieces */
   gboolean verified_dirty;
   guint prefix; /* pieces 0..prefix-1 are good */

@@ -44,6 +44,8 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
+
+static void restart_file_hash (AtlasDownload *self);
 static guint signals[N_SIGNALS];
 
 static void
@@ -317,6 +319,12 @@ _atlas_download_set_layout (AtlasDownload *self, gint64 size, guint64 piece_leng
                                piece_length);
 }
 
+static gboolean
+piece_is_durable (AtlasDownload *self, guint piece)
+{
+  return (self->verified[piece / 8] & (1 << (piece % 8))) != 0;
+}
+
 static void
 mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
 {
@@ -327,15 +335,34 @@ mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
           _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
     }
   self->piece_states[piece] = durable ? ATLAS_PIECE_VERIFIED : ATLAS_PIECE_WRITTEN;
-  if (durable)
-    self->verified[piece / 8] |= 1 << (piece % 8);
+  if (durable && !piece_is_durable (self, piece))
+    {
+      self->verified[piece / 8] |= 1 << (piece % 8);
+      self->n_durable++;
+    }
   self->piece_map_changed = TRUE;
 }
 
-static gboolean
-piece_is_durable (AtlasDownload *self, guint piece)
+/* The piece's bytes can no longer be trusted: it is missing again, and
+ * @tainted_by (a source index, or G_MAXUINT for none) may not fetch it. The
+ * one place that undoes mark_piece_good, so the counters stay consistent. */
+static void
+forget_piece (AtlasDownload *self, guint piece, guint tainted_by)
 {
-  return (self->verified[piece / 8] & (1 << (piece % 8))) != 0;
+  if (atlas_scheduler_is_done (self->scheduler, piece))
+    self->good_bytes -=
+        _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
+  if (piece_is_durable (self, piece))
+    {
+      self->verified[piece / 8] &= ~(1 << (piece % 8));
+      self->n_durable--;
+      self->verified_dirty = TRUE;
+    }
+  atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, tainted_by);
+  self->piece_states[piece] = ATLAS_PIECE_MISSING;
+  self->piece_sources[piece] = 0xffff;
+  self->piece_map_changed = TRUE;
+  self->prefix = MIN (self->prefix, piece);
 }
 
 /* ---- the writer's and the whole-file hasher's verdicts ---------------- */
@@ -486,20 +513,16 @@ writer_created_cb (gpointer user_data)
   for (guint piece = 0; piece < self->n_pieces; piece++)
     if (atlas_scheduler_is_done (self->scheduler, piece))
       {
-        atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, G_MAXUINT);
-        self->piece_states[piece] = ATLAS_PIECE_MISSING;
-        self->verified[piece / 8] &= ~(1 << (piece % 8));
+        forget_piece (self, piece, G_MAXUINT);
         lost++;
       }
   if (lost == 0)
     return;
-  self->good_bytes = 0;
-  self->prefix = 0;
-  self->verified_dirty = TRUE;
-  self->piece_map_changed = TRUE;
   _atlas_download_log (self, G_LOG_LEVEL_WARNING,
                        "The partial file “%s” was missing; fetching its %u verified pieces again",
                        self->part_path, lost);
+  /* The hasher was already told those pieces were there: start it over. */
+  restart_file_hash (self);
   if (!self->stopping)
     _atlas_download_schedule (self);
 }
@@ -552,38 +575,36 @@ whole_file_types (AtlasDownload *self)
   return types;
 }
 
-void
-_atlas_download_open_storage (AtlasDownload *self)
+/* (Re)starts the whole-file hash from byte 0, following the good prefix. */
+static void
+restart_file_hash (AtlasDownload *self)
 {
-  g_autoptr (GArray) types = NULL;
-  GMainContext *context = _atlas_session_get_context (self->session);
+  g_autoptr (GArray) types = whole_file_types (self);
 
-  if (self->writer != NULL || self->scheduler == NULL)
-    return;
-
-  self->writer =
-      atlas_piece_writer_new (self->part_path, self->size, self->piece_length, self->piece_type,
-                              self->expected_pieces, context, &writer_callbacks, self);
-  types = whole_file_types (self);
+  g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
   g_clear_pointer (&self->file_digests, g_array_unref);
   self->file_hasher =
-      atlas_file_hasher_new (self->part_path, self->size, types, context, file_hashed_cb, self);
+      atlas_file_hasher_new (self->part_path, self->size, types,
+                             _atlas_session_get_context (self->session), file_hashed_cb, self);
   self->prefix = 0;
   advance_prefix (self);
-  if (self->prefix == 0 && self->n_pieces == 0)
+  if (self->n_pieces == 0)
     atlas_file_hasher_advance (self->file_hasher, 0);
 }
 
-/* ---- completion -------------------------------------------------------- */
-
-static gboolean
-all_durable (AtlasDownload *self)
+void
+_atlas_download_open_storage (AtlasDownload *self)
 {
-  for (guint i = 0; i < self->n_pieces; i++)
-    if (!piece_is_durable (self, i))
-      return FALSE;
-  return TRUE;
+  if (self->writer != NULL || self->scheduler == NULL)
+    return;
+
+  self->writer = atlas_piece_writer_new (
+      self->part_path, self->size, self->piece_length, self->piece_type, self->expected_pieces,
+      _atlas_session_get_context (self->session), &writer_callbacks, self);
+  restart_file_hash (self);
 }
+
+/* ---- completion -------------------------------------------------------- */
 
 static char *
 describe_mismatch (AtlasDownload *self)
@@ -639,16 +660,7 @@ forget_unproven_pieces (AtlasDownload *self)
                        "A retry fetches the whole file again",
                        contributors->str);
   for (guint piece = 0; piece < self->n_pieces; piece++)
-    {
-      atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, G_MAXUINT);
-      self->piece_states[piece] = ATLAS_PIECE_MISSING;
-      self->piece_sources[piece] = 0xffff;
-    }
-  memset (self->verified, 0, (self->n_pieces + 7) / 8);
-  self->good_bytes = 0;
-  self->prefix = 0;
-  self->verified_dirty = TRUE;
-  self->piece_map_changed = TRUE;
+    forget_piece (self, piece, G_MAXUINT);
   _atlas_download_persist (self);
 }
 
@@ -665,7 +677,6 @@ suspect_next_source (AtlasDownload *self)
   g_autofree guint *counts = NULL;
   Source *suspect = NULL;
   guint witnesses = 0;
-  g_autoptr (GArray) types = NULL;
 
   if (self->expected_pieces != NULL || self->sources->len > 64)
     return FALSE;
@@ -729,27 +740,13 @@ suspect_next_source (AtlasDownload *self)
   for (guint piece = 0; piece < self->n_pieces; piece++)
     if (self->piece_sources[piece] == suspect->index)
       {
-        atlas_scheduler_piece_checked (self->scheduler, piece, FALSE, suspect->index);
-        self->good_bytes -=
-            _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
-        self->piece_states[piece] = ATLAS_PIECE_MISSING;
-        self->piece_sources[piece] = 0xffff;
+        forget_piece (self, piece, suspect->index);
         self->witness[piece] = suspect->index;
-        self->verified[piece / 8] &= ~(1 << (piece % 8));
       }
-  self->verified_dirty = TRUE;
-  self->piece_map_changed = TRUE;
   _atlas_download_persist (self);
 
   /* The whole-file hash starts over once the prefix is whole again. */
-  g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
-  g_clear_pointer (&self->file_digests, g_array_unref);
-  types = whole_file_types (self);
-  self->file_hasher =
-      atlas_file_hasher_new (self->part_path, self->size, types,
-                             _atlas_session_get_context (self->session), file_hashed_cb, self);
-  self->prefix = 0;
-  advance_prefix (self);
+  restart_file_hash (self);
 
   _atlas_download_set_state (self, ATLAS_DOWNLOAD_ACTIVE, NULL);
   _atlas_download_schedule (self);
@@ -818,7 +815,7 @@ _atlas_download_check_done (AtlasDownload *self)
     _atlas_download_cancel_all (self);
   if (self->state != ATLAS_DOWNLOAD_VERIFYING)
     _atlas_download_set_state (self, ATLAS_DOWNLOAD_VERIFYING, NULL);
-  if (self->file_digests == NULL || !all_durable (self))
+  if (self->file_digests == NULL || self->n_durable < self->n_pieces)
     return;
 
   _atlas_download_persist (self);
@@ -1180,13 +1177,7 @@ _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state)
   if (self->scheduler != NULL)
     for (guint piece = 0; piece < self->n_pieces; piece++)
       if (atlas_scheduler_is_done (self->scheduler, piece) && !piece_is_durable (self, piece))
-        {
-          AtlasScheduler *scheduler = self->scheduler;
-          atlas_scheduler_piece_checked (scheduler, piece, FALSE, G_MAXUINT);
-          self->good_bytes -=
-              _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
-          self->piece_states[piece] = ATLAS_PIECE_MISSING;
-        }
+        forget_piece (self, piece, G_MAXUINT);
   _atlas_download_persist (self);
   self->speed = 0;
   self->eta = -1;
