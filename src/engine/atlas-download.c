@@ -3,6 +3,7 @@
  * the whole-file hasher, and what is persisted to the queue. The transfers
  * themselves live in atlas-download-transfer.c. */
 #include "atlas-download-internal.h"
+#include "atlas-notify-private.h"
 
 #include "atlas-enums.h"
 #include "atlas-error.h"
@@ -1218,17 +1219,6 @@ _atlas_download_reschedule (AtlasDownload *self)
 
 /* ---- the tick ---------------------------------------------------------- */
 
-#define PUBLISH(field, value, prop)                                                                \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    if (self->field != (value))                                                                    \
-      {                                                                                            \
-        self->field = (value);                                                                     \
-        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);                              \
-      }                                                                                            \
-  }                                                                                                \
-  G_STMT_END
-
 void
 _atlas_download_tick (AtlasDownload *self, gint64 now)
 {
@@ -1287,11 +1277,12 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
     }
 
   g_object_freeze_notify (G_OBJECT (self));
-  PUBLISH (completed_bytes, completed, PROP_COMPLETED_BYTES);
-  PUBLISH (speed, speed, PROP_SPEED);
-  PUBLISH (eta, (speed > 0 && self->size >= 0) ? (gint64) ((self->size - completed) / speed) : -1,
-           PROP_ETA);
-  PUBLISH (active_sources, active, PROP_ACTIVE_SOURCES);
+  ATLAS_PUBLISH (self, completed_bytes, completed, properties[PROP_COMPLETED_BYTES]);
+  ATLAS_PUBLISH (self, speed, speed, properties[PROP_SPEED]);
+  ATLAS_PUBLISH (self, eta,
+                 (speed > 0 && self->size >= 0) ? (gint64) ((self->size - completed) / speed) : -1,
+                 properties[PROP_ETA]);
+  ATLAS_PUBLISH (self, active_sources, active, properties[PROP_ACTIVE_SOURCES]);
   if (self->piece_map_changed)
     {
       self->piece_map_changed = FALSE;

@@ -1,4 +1,5 @@
 #include "atlas-source-private.h"
+#include "atlas-notify-private.h"
 
 #include "atlas-enums.h"
 
@@ -142,29 +143,18 @@ _atlas_source_new (const char *url, const char *host, guint priority, const char
   return self;
 }
 
-#define PUBLISH(field, value, prop)                                                                \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    if (self->field != (value))                                                                    \
-      {                                                                                            \
-        self->field = (value);                                                                     \
-        g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);                              \
-      }                                                                                            \
-  }                                                                                                \
-  G_STMT_END
-
 void
 _atlas_source_publish (AtlasSource *self, AtlasSourceState state, guint64 speed,
                        guint64 bytes_received, guint connections, guint errors, guint bad_pieces,
                        const char *last_error)
 {
   g_object_freeze_notify (G_OBJECT (self));
-  PUBLISH (state, state, PROP_STATE);
-  PUBLISH (speed, speed, PROP_SPEED);
-  PUBLISH (bytes_received, bytes_received, PROP_BYTES_RECEIVED);
-  PUBLISH (connections, connections, PROP_CONNECTIONS);
-  PUBLISH (errors, errors, PROP_ERRORS);
-  PUBLISH (bad_pieces, bad_pieces, PROP_BAD_PIECES);
+  ATLAS_PUBLISH (self, state, state, properties[PROP_STATE]);
+  ATLAS_PUBLISH (self, speed, speed, properties[PROP_SPEED]);
+  ATLAS_PUBLISH (self, bytes_received, bytes_received, properties[PROP_BYTES_RECEIVED]);
+  ATLAS_PUBLISH (self, connections, connections, properties[PROP_CONNECTIONS]);
+  ATLAS_PUBLISH (self, errors, errors, properties[PROP_ERRORS]);
+  ATLAS_PUBLISH (self, bad_pieces, bad_pieces, properties[PROP_BAD_PIECES]);
   if (g_strcmp0 (self->last_error, last_error) != 0)
     {
       g_free (self->last_error);
