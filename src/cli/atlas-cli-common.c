@@ -609,23 +609,6 @@ atlas_cli_is_metalink_path (const char *arg)
   return g_str_has_suffix (arg, ".meta4") || g_str_has_suffix (arg, ".metalink");
 }
 
-AtlasDownload *
-atlas_cli_find_download_by_path (AtlasSession *session, const char *path)
-{
-  GListModel *model = G_LIST_MODEL (session);
-  guint n = g_list_model_get_n_items (model);
-
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr (AtlasDownload) download = g_list_model_get_item (model, i);
-      const char *download_path = atlas_download_get_path (download);
-
-      if (download_path != NULL && g_str_equal (download_path, path))
-        return download; /* the session keeps it alive */
-    }
-  return NULL;
-}
-
 gboolean
 atlas_cli_apply_settings (AtlasSettings *settings, int max_per_server, int max_per_download,
                           int max_concurrent, const char *limit, const char *ca_file,

@@ -362,11 +362,10 @@ add_or_find (AtlasSession *session, const AtlasRequest *request, const char *dir
              gboolean *existed, GError **error)
 {
   g_autofree char *path = request_final_path (request, directory);
-  g_autoptr (GError) local_error = NULL;
   AtlasDownload *download;
 
   *existed = FALSE;
-  download = atlas_cli_find_download_by_path (session, path);
+  download = atlas_session_lookup_by_path (session, path);
   if (download != NULL && atlas_download_get_state (download) == ATLAS_DOWNLOAD_COMPLETE
       && !g_file_test (path, G_FILE_TEST_EXISTS))
     {
@@ -380,21 +379,7 @@ add_or_find (AtlasSession *session, const AtlasRequest *request, const char *dir
       return download;
     }
 
-  download = atlas_session_add (session, request, &local_error);
-  if (download != NULL)
-    return download;
-
-  /* The session compares paths its own way (it may normalise them); its
-   * duplicate error is the authority, so look once more before failing. */
-  download = atlas_cli_find_download_by_path (session, path);
-  if (download != NULL)
-    {
-      *existed = TRUE;
-      return download;
-    }
-
-  g_propagate_error (error, g_steal_pointer (&local_error));
-  return NULL;
+  return atlas_session_add (session, request, error);
 }
 
 static int

@@ -97,9 +97,6 @@ gboolean atlas_cli_is_metalink_path (const char *arg);
 /* TRUE for http, https and ftp URLs. */
 gboolean atlas_cli_is_url (const char *arg);
 
-/* The download whose final path is @path, or NULL. */
-AtlasDownload *atlas_cli_find_download_by_path (AtlasSession *session, const char *path);
-
 /* ---- atlas-cli-progress.c ---- */
 
 typedef enum

@@ -440,8 +440,8 @@ atlas_session_open_finish (GAsyncResult *result, GError **error)
 
 /* ---- the queue --------------------------------------------------------- */
 
-static AtlasDownload *
-find_by_path (AtlasSession *self, const char *path)
+AtlasDownload *
+atlas_session_lookup_by_path (AtlasSession *self, const char *path)
 {
   for (guint i = 0; i < self->downloads->len; i++)
     {
@@ -450,12 +450,6 @@ find_by_path (AtlasSession *self, const char *path)
         return download;
     }
   return NULL;
-}
-
-AtlasDownload *
-atlas_session_lookup_by_path (AtlasSession *self, const char *path)
-{
-  return find_by_path (self, path);
 }
 
 /* "name.iso" taken on disk by something that is not ours: "name (1).iso". */
@@ -469,7 +463,9 @@ unique_path (AtlasSession *self, const char *directory, const char *filename)
   const char *extension = dot && dot != filename ? dot : "";
 
   for (guint n = 1;
-       n < 1000 && (g_file_test (path, G_FILE_TEST_EXISTS) || find_by_path (self, path)); n++)
+       n < 1000
+       && (g_file_test (path, G_FILE_TEST_EXISTS) || atlas_session_lookup_by_path (self, path));
+       n++)
     {
       g_autofree char *name = g_strdup_printf ("%s (%u)%s", stem, n, extension);
       g_free (path);
@@ -490,7 +486,7 @@ inserted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
 static AtlasDownload *
 add_download (AtlasSession *self, const AtlasRequest *request, const char *path, GError **error)
 {
-  AtlasDownload *existing = find_by_path (self, path);
+  AtlasDownload *existing = atlas_session_lookup_by_path (self, path);
   AtlasDownload *download;
   guint position = self->downloads->len;
 
@@ -543,7 +539,7 @@ atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **err
     filename = atlas_filename_from_url (atlas_request_get_url (request, 0, NULL, NULL));
 
   path = g_build_filename (directory, filename, NULL);
-  if (find_by_path (self, path) != NULL)
+  if (atlas_session_lookup_by_path (self, path) != NULL)
     final_path = g_strdup (path); /* reported as a duplicate below */
   else
     final_path = unique_path (self, directory, filename);
