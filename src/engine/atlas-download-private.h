@@ -18,7 +18,6 @@ void _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *recor
 /* The record to insert for a new download. */
 AtlasStoreRecord *_atlas_download_to_record (AtlasDownload *self);
 
-const AtlasRequest *_atlas_download_get_request (AtlasDownload *self);
 /* Marks pieces already good on disk (repair of an existing file). */
 void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, gint64 size,
                                     const guint8 *good, guint n_pieces);
@@ -27,7 +26,6 @@ void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, g
 void _atlas_download_activate (AtlasDownload *self); /* QUEUED -> ACTIVE */
 void _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state);
 void _atlas_download_tick (AtlasDownload *self, gint64 now);
-void _atlas_download_reschedule (AtlasDownload *self);
 /* Resumes transfers paused by a speed limit once tokens are available. */
 void _atlas_download_unpause_transfers (AtlasDownload *self);
 /* Stops everything and forgets the session (the download is being removed). */

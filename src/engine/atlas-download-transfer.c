@@ -181,12 +181,6 @@ claim_pieces (AtlasDownload *self, Source *source)
   return MAX (1, (guint) (bytes / self->piece_length));
 }
 
-static guint
-live_connection_count (AtlasDownload *self)
-{
-  return self->connections->len;
-}
-
 void
 _atlas_download_schedule (AtlasDownload *self)
 {
@@ -216,7 +210,7 @@ _atlas_download_schedule (AtlasDownload *self)
       return;
     }
 
-  while (live_connection_count (self) < cap)
+  while (self->connections->len < cap)
     {
       Source *source = pick_source (self, tried, now);
       AtlasRange *range;

@@ -868,12 +868,6 @@ _atlas_download_new (AtlasSession *session, guint64 id, AtlasRequest *request,
   return self;
 }
 
-const AtlasRequest *
-_atlas_download_get_request (AtlasDownload *self)
-{
-  return self->request;
-}
-
 static GBytes *
 serialize_validators (AtlasDownload *self)
 {
@@ -1209,12 +1203,6 @@ gboolean
 _atlas_download_is_finalizing (AtlasDownload *self)
 {
   return self->finalizing;
-}
-
-void
-_atlas_download_reschedule (AtlasDownload *self)
-{
-  _atlas_download_schedule (self);
 }
 
 /* ---- the tick ---------------------------------------------------------- */

@@ -22,7 +22,6 @@ struct _AtlasFileHasher
   GCond cond;
   guint64 available; /* under lock */
   gboolean stopping; /* under lock */
-  gsize hashed;      /* atomic: read for progress only */
 
   GSource *done_source;
   GArray *digests;
@@ -86,7 +85,6 @@ hasher_thread (gpointer data)
       for (guint i = 0; i < hashers->len; i++)
         atlas_hasher_update (g_ptr_array_index (hashers, i), buffer, n);
       offset += n;
-      g_atomic_pointer_set (&hasher->hashed, (gsize) offset);
       /* Verified pieces will not be read again soon; let the kernel drop them. */
       posix_fadvise (fd, offset - n, n, POSIX_FADV_DONTNEED);
     }
@@ -140,12 +138,6 @@ atlas_file_hasher_advance (AtlasFileHasher *hasher, guint64 available)
       g_cond_signal (&hasher->cond);
     }
   g_mutex_unlock (&hasher->lock);
-}
-
-guint64
-atlas_file_hasher_get_hashed (AtlasFileHasher *hasher)
-{
-  return (guint64) g_atomic_pointer_get (&hasher->hashed);
 }
 
 void

@@ -25,7 +25,6 @@ AtlasFileHasher *atlas_file_hasher_new (const char *path, guint64 size, GArray *
                                         gpointer user_data);
 /* Bytes [0, @available) are final on disk and may be hashed. */
 void atlas_file_hasher_advance (AtlasFileHasher *hasher, guint64 available);
-guint64 atlas_file_hasher_get_hashed (AtlasFileHasher *hasher);
 /* Stops the thread (without calling done) and frees. */
 void atlas_file_hasher_free (AtlasFileHasher *hasher);
 

@@ -163,12 +163,6 @@ atlas_hasher_finish (AtlasHasher *hasher, guint8 *digest)
   gnutls_hash_output (hasher->handle, digest);
 }
 
-AtlasHashType
-atlas_hasher_get_type (AtlasHasher *hasher)
-{
-  return hasher->type;
-}
-
 void
 atlas_hasher_free (AtlasHasher *hasher)
 {

@@ -38,7 +38,6 @@ AtlasHasher *atlas_hasher_new (AtlasHashType type);
 void atlas_hasher_update (AtlasHasher *hasher, const void *data, gsize length);
 /* Writes the digest to @digest and resets the hasher for reuse. */
 void atlas_hasher_finish (AtlasHasher *hasher, guint8 *digest);
-AtlasHashType atlas_hasher_get_type (AtlasHasher *hasher);
 void atlas_hasher_free (AtlasHasher *hasher);
 
 void atlas_hash_buffer (AtlasHashType type, const void *data, gsize length, guint8 *digest);

@@ -80,7 +80,6 @@ struct _AtlasPieceWriter
   char *path;
   guint64 size;
   guint64 piece_length;
-  guint n_pieces;
   AtlasHashType piece_type;
   GBytes *expected;
   GMainContext *context;
@@ -504,7 +503,6 @@ atlas_piece_writer_new (const char *path, guint64 size, guint64 piece_length,
   writer->path = g_strdup (path);
   writer->size = size;
   writer->piece_length = piece_length;
-  writer->n_pieces = piece_length > 0 ? (size + piece_length - 1) / piece_length : 0;
   writer->piece_type = piece_type != ATLAS_HASH_NONE ? piece_type : ATLAS_HASH_SHA256;
   writer->expected = expected != NULL ? g_bytes_ref (expected) : NULL;
   writer->context = g_main_context_ref (context);

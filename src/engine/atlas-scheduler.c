@@ -69,12 +69,6 @@ atlas_scheduler_is_done (AtlasScheduler *self, guint piece)
   return piece < self->n_pieces && self->state[piece] == PIECE_DONE;
 }
 
-guint
-atlas_scheduler_get_n_done (AtlasScheduler *self)
-{
-  return self->n_done;
-}
-
 gboolean
 atlas_scheduler_is_complete (AtlasScheduler *self)
 {
@@ -281,10 +275,4 @@ atlas_scheduler_forgive (AtlasScheduler *self)
         forgiven = TRUE;
       }
   return forgiven;
-}
-
-GPtrArray *
-atlas_scheduler_get_ranges (AtlasScheduler *self)
-{
-  return self->ranges;
 }

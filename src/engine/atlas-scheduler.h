@@ -40,7 +40,6 @@ void atlas_scheduler_free (AtlasScheduler *self);
 /* The piece is verified (from the queue after a restart, or after hashing). */
 void atlas_scheduler_mark_done (AtlasScheduler *self, guint piece);
 gboolean atlas_scheduler_is_done (AtlasScheduler *self, guint piece);
-guint atlas_scheduler_get_n_done (AtlasScheduler *self);
 gboolean atlas_scheduler_is_complete (AtlasScheduler *self);
 
 /* Work for a free connection of @source, or NULL if there is none for it.
@@ -64,9 +63,6 @@ void atlas_scheduler_release (AtlasScheduler *self, AtlasRange *range);
 /* Lets every source fetch the missing pieces it once sent bad copies of
  * again (when no other source is left for them). FALSE if none was barred. */
 gboolean atlas_scheduler_forgive (AtlasScheduler *self);
-
-/* Ranges being fetched (AtlasRange*), for stall checks and endgame. */
-GPtrArray *atlas_scheduler_get_ranges (AtlasScheduler *self);
 
 /* How many pieces are claimed, received-but-unchecked, or done. */
 guint atlas_scheduler_count_missing (AtlasScheduler *self);
