@@ -465,8 +465,8 @@ atlas_cli_queue_path (const char *option_value)
   return atlas_session_default_store_path ();
 }
 
-static void
-store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+void
+atlas_cli_store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   GAsyncResult **out = user_data;
 
@@ -494,7 +494,7 @@ atlas_cli_session_open (const char *store_path, AtlasSettings *settings, GError 
     }
 
   atlas_session_open_async (store_path, settings, atlas_cli_interrupt_cancellable (),
-                            store_result_cb, &result);
+                            atlas_cli_store_result_cb, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
 
@@ -507,7 +507,7 @@ atlas_cli_session_close (AtlasSession *session, GError **error)
   g_autoptr (GAsyncResult) result = NULL;
 
   /* Not cancellable: closing is what keeps progress after an interrupt. */
-  atlas_session_close_async (session, NULL, store_result_cb, &result);
+  atlas_session_close_async (session, NULL, atlas_cli_store_result_cb, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
 

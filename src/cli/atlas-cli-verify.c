@@ -225,14 +225,6 @@ verify_progress_cb (guint64 done, guint64 total, gpointer user_data)
   atlas_cli_progress_bytes (progress, "Verifying", done, total);
 }
 
-static void
-store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
 static AtlasVerifyResult *
 run_verify (const char *path, const AtlasVerifyExpectation *expect, AtlasCliProgress *progress,
             GError **error)
@@ -241,7 +233,7 @@ run_verify (const char *path, const AtlasVerifyExpectation *expect, AtlasCliProg
   AtlasVerifyResult *result;
 
   atlas_verify_file_async (path, expect, atlas_cli_interrupt_cancellable (), verify_progress_cb,
-                           progress, store_result_cb, &async_result);
+                           progress, atlas_cli_store_result_cb, &async_result);
   while (async_result == NULL)
     g_main_context_iteration (NULL, TRUE);
 
@@ -295,7 +287,16 @@ repair (const char *path, const AtlasMetalink *metalink, int file_index,
     return exit_code;
 
   atlas_session_start (session);
-  download = atlas_session_repair (session, path, request, &error);
+  {
+    g_autoptr (GAsyncResult) result = NULL;
+
+    /* The file is verified on worker threads; the progress bar keeps drawing. */
+    atlas_session_repair_async (session, path, request, atlas_cli_interrupt_cancellable (),
+                                atlas_cli_store_result_cb, &result);
+    while (result == NULL)
+      g_main_context_iteration (NULL, TRUE);
+    download = atlas_session_repair_finish (session, result, &error);
+  }
   if (download == NULL)
     exit_code = atlas_cli_report_error (error, "cannot repair '%s'", path);
   else

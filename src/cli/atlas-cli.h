@@ -97,6 +97,10 @@ gboolean atlas_cli_is_metalink_path (const char *arg);
 /* TRUE for http, https and ftp URLs. */
 gboolean atlas_cli_is_url (const char *arg);
 
+/* A GAsyncReadyCallback that keeps the result in *(GAsyncResult **) data, for
+ * waiting on an async call with g_main_context_iteration. */
+void atlas_cli_store_result_cb (GObject *source, GAsyncResult *result, gpointer data);
+
 /* ---- atlas-cli-progress.c ---- */
 
 typedef enum

@@ -667,21 +667,6 @@ add_repair (AtlasSession *self, const char *path, const AtlasRequest *request,
   return download;
 }
 
-AtlasDownload *
-atlas_session_repair (AtlasSession *self, const char *path, const AtlasRequest *request,
-                      GError **error)
-{
-  AtlasVerifyExpectation expect = { 0 };
-  g_autoptr (AtlasVerifyResult) result = NULL;
-
-  if (!repair_expectation (request, &expect, error))
-    return NULL;
-  result = atlas_verify_file_sync (path, &expect, NULL, error);
-  if (result == NULL)
-    return NULL;
-  return add_repair (self, path, request, result, error);
-}
-
 typedef struct
 {
   char *path;

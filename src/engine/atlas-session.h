@@ -52,8 +52,6 @@ void atlas_session_move (AtlasSession *self, AtlasDownload *download, guint posi
 
 /* Repair: re-fetches only the pieces of the existing file at @path that fail
  * the piece hashes in @request (which must carry pieces and mirrors). */
-AtlasDownload *atlas_session_repair (AtlasSession *self, const char *path,
-                                     const AtlasRequest *request, GError **error);
 /* The same without blocking: the file is verified on worker threads first;
  * the finish function returns the (transfer none) download that re-fetches
  * the bad pieces. */
