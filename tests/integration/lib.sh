@@ -244,3 +244,24 @@ for line in screen:
     print(line.rstrip())
 PY
 }
+
+# ---- other servers ---------------------------------------------------------
+
+# start_server NAME LAUNCH : LAUNCH PORT must start a server on 127.0.0.1:PORT in
+# the background and set SERVER_PID. Tries a few random ports until one accepts
+# connections; sets SERVER_PORT; the server is stopped by PID on exit.
+start_server() {
+    local name=$1 launch=$2 try i
+    for try in 1 2 3 4 5; do
+        SERVER_PORT=$((20000 + RANDOM % 40000))
+        "$launch" "$SERVER_PORT" >"$T/$name.log" 2>&1
+        track_pid "$SERVER_PID"
+        for i in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            (exec 3<>"/dev/tcp/127.0.0.1/$SERVER_PORT") 2>/dev/null && return 0
+            sleep 0.1
+        done
+    done
+    echo "Bail out! $name did not start: $(tail -3 "$T/$name.log")"
+    exit 1
+}
