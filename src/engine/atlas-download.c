@@ -259,7 +259,7 @@ _atlas_download_fail (AtlasDownload *self, int code, const char *reason)
   self->error_code = code;
   _atlas_download_log (self, G_LOG_LEVEL_CRITICAL, "%s", message);
   _atlas_download_cancel_all (self);
-  _atlas_download_persist (self);
+  /* Closing the writer reports its last durable pieces: persist after it. */
   stop_workers (self);
   _atlas_download_persist (self);
   _atlas_download_set_state (self, ATLAS_DOWNLOAD_FAILED, message);
