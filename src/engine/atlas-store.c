@@ -902,12 +902,34 @@ worker_get_setting (StoreShared *shared, const char *key, GError **error)
   return value;
 }
 
+/* The statement and the words for the log of each single-row write. */
+static const struct
+{
+  int stmt;
+  const char *what;
+} simple_writes[] = {
+  [JOB_UPDATE_STATE] = { STMT_UPDATE_STATE, "saving a download's state" },
+  [JOB_UPDATE_LAYOUT] = { STMT_UPDATE_LAYOUT, "saving a download's size" },
+  [JOB_UPDATE_PIECES] = { STMT_UPDATE_PIECES, "saving verified pieces" },
+  [JOB_UPDATE_VALIDATORS] = { STMT_UPDATE_VALIDATORS, "saving validators" },
+  [JOB_UPDATE_REQUEST] = { STMT_UPDATE_REQUEST, "saving a download's request" },
+  [JOB_SET_POSITION] = { STMT_SET_POSITION, "moving a download" },
+  [JOB_DELETE] = { STMT_DELETE, "removing a download" },
+};
+
 /* Runs one write; for an insert, stores the new id in @out_id. */
 static gboolean
 worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
 {
-  sqlite3_stmt *stmt;
-  const char *what;
+  sqlite3_stmt *stmt = NULL;
+  const char *what = NULL;
+
+  if (job->kind < G_N_ELEMENTS (simple_writes) && simple_writes[job->kind].what != NULL)
+    {
+      what = simple_writes[job->kind].what;
+      if ((stmt = get_stmt (shared, simple_writes[job->kind].stmt, error)) == NULL)
+        return FALSE;
+    }
 
   switch (job->kind)
     {
@@ -943,10 +965,6 @@ worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
       }
 
     case JOB_UPDATE_STATE:
-      stmt = get_stmt (shared, STMT_UPDATE_STATE, error);
-      what = "saving a download's state";
-      if (stmt == NULL)
-        return FALSE;
       sqlite3_bind_int64 (stmt, 2, job->a);
       bind_text (stmt, 3, job->text);
       sqlite3_bind_int (stmt, 4, ATLAS_DOWNLOAD_COMPLETE);
@@ -954,19 +972,11 @@ worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
       break;
 
     case JOB_UPDATE_LAYOUT:
-      stmt = get_stmt (shared, STMT_UPDATE_LAYOUT, error);
-      what = "saving a download's size";
-      if (stmt == NULL)
-        return FALSE;
       sqlite3_bind_int64 (stmt, 2, job->a);
       sqlite3_bind_int64 (stmt, 3, job->b);
       break;
 
     case JOB_UPDATE_PIECES:
-      stmt = get_stmt (shared, STMT_UPDATE_PIECES, error);
-      what = "saving verified pieces";
-      if (stmt == NULL)
-        return FALSE;
       /* The job left the coalescing table when it was popped, so no caller
        * replaces these blobs any more. */
       bind_bytes (stmt, 2, job->blob);
@@ -974,34 +984,18 @@ worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
       break;
 
     case JOB_UPDATE_VALIDATORS:
-      stmt = get_stmt (shared, STMT_UPDATE_VALIDATORS, error);
-      what = "saving validators";
-      if (stmt == NULL)
-        return FALSE;
       bind_bytes (stmt, 2, job->blob);
       break;
 
     case JOB_UPDATE_REQUEST:
-      stmt = get_stmt (shared, STMT_UPDATE_REQUEST, error);
-      what = "saving a download's request";
-      if (stmt == NULL)
-        return FALSE;
       bind_bytes (stmt, 2, job->blob);
       break;
 
     case JOB_SET_POSITION:
-      stmt = get_stmt (shared, STMT_SET_POSITION, error);
-      what = "moving a download";
-      if (stmt == NULL)
-        return FALSE;
       sqlite3_bind_int64 (stmt, 2, job->a);
       break;
 
     case JOB_DELETE:
-      stmt = get_stmt (shared, STMT_DELETE, error);
-      what = "removing a download";
-      if (stmt == NULL)
-        return FALSE;
       break;
 
     case JOB_SET_SETTING:
