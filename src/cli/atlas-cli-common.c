@@ -550,21 +550,11 @@ atlas_cli_load_metalink (const char *path, GError **error)
       return NULL;
     }
 
+  /* The parser itself refuses a document without any <file>. */
   metalink = atlas_metalink_parse (data, length, &local_error);
   if (metalink == NULL)
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "cannot read Metalink '%s': ", path);
-      return NULL;
-    }
-  if (metalink->files == NULL || metalink->files->len == 0)
-    {
-      atlas_metalink_free (metalink);
-      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT, "Metalink '%s' lists no files",
-                   path);
-      return NULL;
-    }
-
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                "cannot read Metalink '%s': ", path);
   return metalink;
 }
 
