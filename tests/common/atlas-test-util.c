@@ -189,6 +189,16 @@ state_cb (AtlasDownload *download, GParamSpec *pspec, gboolean *done)
   *done = state == ATLAS_DOWNLOAD_COMPLETE || state == ATLAS_DOWNLOAD_FAILED;
 }
 
+void
+test_run_for (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, timeout_cb, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
 AtlasDownloadState
 test_wait_for_end (AtlasDownload *download, guint timeout_s)
 {

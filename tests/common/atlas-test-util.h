@@ -35,6 +35,8 @@ void test_remove_tree (const char *path);
 /* Runs the default main context until @download is complete or failed, or
  * @timeout_s passes. Returns the final state. */
 AtlasDownloadState test_wait_for_end (AtlasDownload *download, guint timeout_s);
+/* Runs the main context for @ms milliseconds. */
+void test_run_for (guint ms);
 /* Runs the main context until @done is TRUE or @timeout_s passes. */
 gboolean test_run_until (gboolean *done, guint timeout_s);
 /* Opens a session synchronously (iterating the main context). */

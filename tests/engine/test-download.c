@@ -431,13 +431,6 @@ test_speed_limit (Fixture *fixture, gconstpointer data)
 }
 
 static gboolean
-timeout_cb_helper (gpointer data)
-{
-  *(gboolean *) data = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
 pause_cb (gpointer data)
 {
   atlas_download_pause (data);
@@ -452,12 +445,10 @@ test_pause_resume (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
   AtlasDownload *download = atlas_session_add (fixture->session, request, &error);
   guint64 before, sent_before;
-  gboolean done = FALSE;
 
   g_assert_no_error (error);
   g_timeout_add (700, pause_cb, download);
-  g_timeout_add (900, (GSourceFunc) timeout_cb_helper, &done);
-  test_run_until (&done, 10);
+  test_run_for (900);
   g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_PAUSED);
   before = atlas_download_get_completed_bytes (download);
   sent_before = test_mirror_bytes_sent (fixture->mirror);
