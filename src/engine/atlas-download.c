@@ -815,7 +815,13 @@ _atlas_download_check_done (AtlasDownload *self)
   if (self->connections->len > 0)
     _atlas_download_cancel_all (self);
   if (self->state != ATLAS_DOWNLOAD_VERIFYING)
-    _atlas_download_set_state (self, ATLAS_DOWNLOAD_VERIFYING, NULL);
+    {
+      _atlas_download_set_state (self, ATLAS_DOWNLOAD_VERIFYING, NULL);
+      /* Nothing more is coming: make the last pieces durable now rather than
+       * when the writer's batch interval runs out. */
+      if (self->writer != NULL)
+        atlas_piece_writer_sync_soon (self->writer);
+    }
   if (self->file_digests == NULL || self->n_durable < self->n_pieces)
     return;
 

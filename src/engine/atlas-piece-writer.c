@@ -25,6 +25,7 @@ typedef enum
 {
   JOB_WRITE,
   JOB_END_STREAM,
+  JOB_SYNC,
   JOB_CLOSE,
 } JobKind;
 
@@ -477,6 +478,9 @@ lane_thread (gpointer data)
         case JOB_END_STREAM:
           g_hash_table_remove (lane->streams, GUINT_TO_POINTER (job->stream));
           break;
+        case JOB_SYNC:
+          sync_now (lane);
+          break;
         case JOB_CLOSE:
           running = FALSE;
           break;
@@ -564,6 +568,19 @@ atlas_piece_writer_end_stream (AtlasPieceWriter *writer, guint stream)
 
       job->kind = JOB_END_STREAM;
       job->stream = stream;
+      g_async_queue_push (writer->lanes[i].jobs, job);
+    }
+}
+
+void
+atlas_piece_writer_sync_soon (AtlasPieceWriter *writer)
+{
+  /* Queued behind each lane's writes, so the sync covers all of them. */
+  for (guint i = 0; i < writer->n_lanes; i++)
+    {
+      Job *job = g_new0 (Job, 1);
+
+      job->kind = JOB_SYNC;
       g_async_queue_push (writer->lanes[i].jobs, job);
     }
 }

@@ -56,6 +56,10 @@ void atlas_piece_writer_write (AtlasPieceWriter *writer, guint stream, guint64 o
 /* The stream stopped; a piece it left unfinished is forgotten. */
 void atlas_piece_writer_end_stream (AtlasPieceWriter *writer, guint stream);
 
+/* No more data is coming soon: sync what is verified once the queued blocks
+ * are written, instead of waiting for the next batch. */
+void atlas_piece_writer_sync_soon (AtlasPieceWriter *writer);
+
 /* Bytes queued and not yet written. Above the high-water mark the caller
  * should pause its transfers; drained() tells when to resume. */
 guint64 atlas_piece_writer_get_queued (AtlasPieceWriter *writer);

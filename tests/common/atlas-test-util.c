@@ -3,7 +3,16 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+
+/* A failed assertion aborts the test before its teardown: the mirror must not
+ * outlive it (holding the test's output pipe open and its port). */
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
 
 TestMirror *
 test_mirror_start (void)
@@ -28,8 +37,8 @@ test_mirror_start (void)
   argv[6] = mirror->log_path;
   argv[7] = NULL;
 
-  g_spawn_async_with_pipes (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &mirror->pid,
-                            NULL, &out_fd, NULL, &error);
+  g_spawn_async_with_pipes (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
+                            &mirror->pid, NULL, &out_fd, NULL, &error);
   g_assert_no_error (error);
   channel = g_io_channel_unix_new (out_fd);
   g_io_channel_set_close_on_unref (channel, TRUE);

@@ -508,6 +508,44 @@ test_duplicate_is_noticed (Fixture *fixture, gconstpointer data)
                  == first);
 }
 
+/* A queue of small files, one at a time: each must finish as soon as its bytes
+ * are durable, not when the writer's next sync batch comes round (that was
+ * 250 ms per file, so 20 files took over 5 s). */
+static void
+test_small_files_finish_promptly (Fixture *fixture, gconstpointer data)
+{
+  const guint n_files = 20;
+  g_autoptr (GPtrArray) downloads = g_ptr_array_new ();
+  gint64 start;
+  double seconds;
+
+  atlas_settings_set_max_concurrent_downloads (fixture->settings, 1);
+  for (guint i = 0; i < n_files; i++)
+    {
+      g_autofree char *name = g_strdup_printf ("small-%u.bin", i);
+      g_autofree char *url = test_mirror_url (fixture->mirror, "-", name);
+      g_autoptr (AtlasRequest) request = atlas_request_new ();
+      AtlasChecksum sum = test_make_file (fixture->mirror->root, name, 16 * 1024, i);
+      g_autoptr (GError) error = NULL;
+      AtlasDownload *download;
+
+      atlas_request_add_url (request, url, 0, NULL);
+      atlas_request_add_checksum (request, &sum);
+      download = atlas_session_add (fixture->session, request, &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (downloads, download);
+    }
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < n_files; i++)
+    g_assert_cmpint (test_wait_for_end (downloads->pdata[i], 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  seconds = (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC;
+  g_test_message ("%u files of 16 KiB, one at a time: %.2f s", n_files, seconds);
+  /* ~0.1 s here; the bound leaves a loaded CI machine 25x headroom while
+   * still failing if each file waits even 125 ms. */
+  g_assert_cmpfloat (seconds, <, 2.5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -535,5 +573,6 @@ main (int argc, char **argv)
   ADD ("pause-resume", test_pause_resume);
   ADD ("disk-full", test_disk_full);
   ADD ("duplicate-is-noticed", test_duplicate_is_noticed);
+  ADD ("small-files-finish-promptly", test_small_files_finish_promptly);
   return g_test_run ();
 }
