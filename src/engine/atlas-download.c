@@ -47,6 +47,7 @@ enum
 static GParamSpec *properties[N_PROPS];
 
 static void restart_file_hash (AtlasDownload *self);
+static void publish_settled_figures (AtlasDownload *self);
 static guint signals[N_SIGNALS];
 
 static void
@@ -242,6 +243,8 @@ _atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state, const 
     return;
   self->state = state;
   persist_state (self);
+  if (state != ATLAS_DOWNLOAD_ACTIVE && state != ATLAS_DOWNLOAD_VERIFYING)
+    publish_settled_figures (self);
   /* State changes are rare and decisive (a CLI waits for them): notify now. */
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   if (self->session != NULL)
@@ -1213,10 +1216,71 @@ _atlas_download_is_finalizing (AtlasDownload *self)
 
 /* ---- the tick ---------------------------------------------------------- */
 
+/* Bytes the user may count as done: checked, waiting for their hash, or
+ * arriving on a connection. */
+static guint64
+completed_bytes_now (AtlasDownload *self)
+{
+  guint64 in_flight = 0;
+
+  if (self->state == ATLAS_DOWNLOAD_COMPLETE && self->size >= 0)
+    return self->size;
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+      if (connection->range != NULL && connection->range->next < connection->range->end
+          && connection->copy == NULL)
+        in_flight += connection->pos - _atlas_download_piece_start (self, connection->range->next);
+    }
+  return MIN (self->good_bytes + self->received_unchecked + in_flight,
+              self->size >= 0 ? (guint64) self->size : G_MAXUINT64);
+}
+
+static void
+publish_source (Source *source)
+{
+  _atlas_source_publish (source->view, source->state, (guint64) source->speed, source->bytes,
+                         source->connections, source->errors, source->bad_pieces,
+                         source->last_error);
+}
+
+static void
+publish_piece_map (AtlasDownload *self)
+{
+  if (!self->piece_map_changed)
+    return;
+  self->piece_map_changed = FALSE;
+  self->piece_map_serial++;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PIECE_MAP_SERIAL]);
+}
+
+/* The download stopped between ticks (a small file can finish before the
+ * first one): whoever reacts to the new state must see final figures, not
+ * those of the last tick. */
+static void
+publish_settled_figures (AtlasDownload *self)
+{
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+
+      source->speed = 0;
+      source->bytes_at_tick = source->bytes;
+      publish_source (source);
+    }
+  g_object_freeze_notify (G_OBJECT (self));
+  ATLAS_PUBLISH (self, completed_bytes, completed_bytes_now (self),
+                 properties[PROP_COMPLETED_BYTES]);
+  ATLAS_PUBLISH (self, speed, 0, properties[PROP_SPEED]);
+  ATLAS_PUBLISH (self, eta, -1, properties[PROP_ETA]);
+  ATLAS_PUBLISH (self, active_sources, 0, properties[PROP_ACTIVE_SOURCES]);
+  publish_piece_map (self);
+  g_object_thaw_notify (G_OBJECT (self));
+}
+
 void
 _atlas_download_tick (AtlasDownload *self, gint64 now)
 {
-  guint64 in_flight = 0;
   guint64 completed;
   guint64 speed = 0;
   double elapsed = (now - self->tick_time) / (double) G_USEC_PER_SEC;
@@ -1225,17 +1289,7 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
   if (self->state == ATLAS_DOWNLOAD_ACTIVE)
     _atlas_download_check_stalls (self, now);
 
-  for (guint i = 0; i < self->connections->len; i++)
-    {
-      Connection *connection = g_ptr_array_index (self->connections, i);
-      if (connection->range != NULL && connection->range->next < connection->range->end
-          && connection->copy == NULL)
-        in_flight += connection->pos - _atlas_download_piece_start (self, connection->range->next);
-    }
-  completed = MIN (self->good_bytes + self->received_unchecked + in_flight,
-                   self->size >= 0 ? (guint64) self->size : G_MAXUINT64);
-  if (self->state == ATLAS_DOWNLOAD_COMPLETE && self->size >= 0)
-    completed = self->size;
+  completed = completed_bytes_now (self);
 
   /* Speed over a 2 s window of ticks, from bytes received. */
   if (elapsed > 0 && self->state == ATLAS_DOWNLOAD_ACTIVE)
@@ -1265,9 +1319,7 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
         active++;
       if (source->state == ATLAS_SOURCE_BACKING_OFF && source->retry_at <= now)
         source->state = ATLAS_SOURCE_IDLE;
-      _atlas_source_publish (source->view, source->state, (guint64) source->speed, source->bytes,
-                             source->connections, source->errors, source->bad_pieces,
-                             source->last_error);
+      publish_source (source);
     }
 
   g_object_freeze_notify (G_OBJECT (self));
@@ -1277,12 +1329,7 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
                  (speed > 0 && self->size >= 0) ? (gint64) ((self->size - completed) / speed) : -1,
                  properties[PROP_ETA]);
   ATLAS_PUBLISH (self, active_sources, active, properties[PROP_ACTIVE_SOURCES]);
-  if (self->piece_map_changed)
-    {
-      self->piece_map_changed = FALSE;
-      self->piece_map_serial++;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PIECE_MAP_SERIAL]);
-    }
+  publish_piece_map (self);
   g_object_thaw_notify (G_OBJECT (self));
 
   _atlas_download_persist (self);
