@@ -581,17 +581,6 @@ atlas_cli_load_sums (const char *path, GError **error)
 }
 
 gboolean
-atlas_cli_is_url (const char *arg)
-{
-  const char *scheme = g_uri_peek_scheme (arg);
-
-  /* g_uri_peek_scheme returns an interned lower-case string. */
-  return scheme != NULL
-         && (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")
-             || g_str_equal (scheme, "ftp"));
-}
-
-gboolean
 atlas_cli_is_metalink_path (const char *arg)
 {
   if (g_uri_peek_scheme (arg) != NULL && strstr (arg, "://") != NULL)

@@ -289,7 +289,7 @@ build_requests (GetOptions *o, const char *directory, GError **error)
 
       for (guint i = 0; o->args[i] != NULL; i++)
         {
-          if (!atlas_cli_is_url (o->args[i]))
+          if (!atlas_url_is_supported (o->args[i]))
             {
               g_set_error (
                   error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -301,7 +301,7 @@ build_requests (GetOptions *o, const char *directory, GError **error)
         }
       for (guint i = 0; o->mirrors != NULL && o->mirrors[i] != NULL; i++)
         {
-          if (!atlas_cli_is_url (o->mirrors[i]))
+          if (!atlas_url_is_supported (o->mirrors[i]))
             {
               g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                            "mirror '%s' is not an http(s) or ftp URL", o->mirrors[i]);

@@ -94,8 +94,6 @@ GPtrArray *atlas_cli_load_sums (const char *path, GError **error);
 
 /* TRUE if @arg names a local Metalink file rather than a URL. */
 gboolean atlas_cli_is_metalink_path (const char *arg);
-/* TRUE for http, https and ftp URLs. */
-gboolean atlas_cli_is_url (const char *arg);
 
 /* A GAsyncReadyCallback that keeps the result in *(GAsyncResult **) data, for
  * waiting on an async call with g_main_context_iteration. */

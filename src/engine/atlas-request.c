@@ -38,6 +38,17 @@ request_url_free (RequestUrl *url)
   g_free (url);
 }
 
+gboolean
+atlas_url_is_supported (const char *url)
+{
+  const char *scheme = g_uri_peek_scheme (url);
+
+  /* g_uri_peek_scheme returns an interned lower-case string. */
+  return scheme != NULL
+         && (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")
+             || g_str_equal (scheme, "ftp"));
+}
+
 AtlasRequest *
 atlas_request_new (void)
 {

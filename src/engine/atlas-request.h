@@ -37,6 +37,9 @@ void atlas_request_set_speed_limit (AtlasRequest *request, guint64 bytes_per_sec
 /* The user's country (ISO 3166-1 alpha-2) to prefer mirrors located there. */
 void atlas_request_set_preferred_location (AtlasRequest *request, const char *location);
 
+/* Whether the engine can fetch @url: http, https or ftp (case-insensitive). */
+gboolean atlas_url_is_supported (const char *url);
+
 /* One request per <file> of a Metalink, all in @directory. */
 GPtrArray *atlas_request_list_from_metalink (const AtlasMetalink *metalink, const char *directory);
 

@@ -108,6 +108,13 @@ atlas_session_finalize (GObject *object)
   G_OBJECT_CLASS (atlas_session_parent_class)->finalize (object);
 }
 
+enum
+{
+  SIGNAL_DOWNLOAD_STATE_CHANGED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
 static void
 atlas_session_class_init (AtlasSessionClass *klass)
 {
@@ -115,6 +122,10 @@ atlas_session_class_init (AtlasSessionClass *klass)
 
   object_class->dispose = atlas_session_dispose;
   object_class->finalize = atlas_session_finalize;
+
+  signals[SIGNAL_DOWNLOAD_STATE_CHANGED] =
+      g_signal_new ("download-state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                    NULL, NULL, G_TYPE_NONE, 1, ATLAS_TYPE_DOWNLOAD);
 }
 
 static void
@@ -262,6 +273,7 @@ _atlas_session_release_host (AtlasSession *self, const char *host_key)
 void
 _atlas_session_download_changed (AtlasSession *self, AtlasDownload *download)
 {
+  g_signal_emit (self, signals[SIGNAL_DOWNLOAD_STATE_CHANGED], 0, download);
   if (self->closing != NULL)
     continue_closing (self);
   else

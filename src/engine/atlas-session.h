@@ -5,6 +5,11 @@
  * timers are sources there, and all notifications arrive there. Only one
  * process may own a persistent queue at a time; a second open fails with
  * ATLAS_ERROR_BUSY and names the owner.
+ *
+ * Signals:
+ *   download-state-changed (AtlasDownload *download): a download in the queue
+ *   changed state (emitted after its own notify::state), so a filtered view or
+ *   a notifier needs one handler rather than one per download.
  */
 #pragma once
 
