@@ -19,9 +19,16 @@ struct _AtlasCurlDriver
   GHashTable *sockets;   /* fd -> tag from g_source_add_unix_fd */
   GHashTable *transfers; /* CURL* -> Transfer* */
   gboolean in_dispatch;
+  guint turn; /* which ready socket the next dispatch serves */
 };
 
 static void process_messages (AtlasCurlDriver *driver);
+
+static int
+compare_fds (gconstpointer a, gconstpointer b)
+{
+  return *(const int *) a - *(const int *) b;
+}
 
 static gboolean
 curl_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
@@ -49,10 +56,18 @@ curl_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
       g_array_append_val (ready, entry);
     }
 
+  /* One socket per dispatch. At loopback speeds libcurl drains several MiB
+   * from a socket in one call; serving every ready socket at once kept the
+   * main loop busy for 15 ms (the app's window froze for a frame). The other
+   * sockets stay ready, so the next iteration serves them, after whatever
+   * else waits on the main loop. */
   driver->in_dispatch = TRUE;
-  for (guint i = 0; i < ready->len; i++)
+  if (ready->len > 0)
     {
-      int *entry = &g_array_index (ready, int, i * 2);
+      int *entry;
+
+      g_array_sort (ready, compare_fds);
+      entry = &g_array_index (ready, int, (driver->turn++ % ready->len) * 2);
       curl_multi_socket_action (driver->multi, entry[0], entry[1], &running);
     }
 

@@ -26,6 +26,9 @@ void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, g
 void _atlas_download_activate (AtlasDownload *self); /* QUEUED -> ACTIVE */
 void _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state);
 void _atlas_download_tick (AtlasDownload *self, gint64 now);
+/* Whether the next tick has anything to do: the download runs, or stopped
+ * recently (cancelled connections still report about their sources). */
+gboolean _atlas_download_wants_tick (AtlasDownload *self);
 /* Resumes transfers paused by a speed limit once tokens are available. */
 void _atlas_download_unpause_transfers (AtlasDownload *self);
 /* Stops everything and forgets the session (the download is being removed). */

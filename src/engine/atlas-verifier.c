@@ -16,6 +16,7 @@
  * verify into SIGBUS. ATLAS_VERIFY_MMAP=1 maps the file instead, so the
  * benchmark can compare the two on other machines.
  */
+#include "atlas-worker-thread.h"
 #include "atlas-verifier.h"
 
 #include "atlas-error.h"
@@ -394,6 +395,7 @@ hash_pieces (VerifyJob *job)
 static gpointer
 piece_worker_thread (gpointer data)
 {
+  atlas_worker_thread_lower_priority ();
   hash_pieces (data);
   return NULL;
 }
@@ -404,6 +406,7 @@ hash_whole_file (VerifyJob *job)
   g_autoptr (AtlasHasher) hasher = atlas_hasher_new (job->expected_whole.type);
   g_autofree guint8 *buffer = NULL;
 
+  atlas_worker_thread_lower_priority ();
   if (hash_range (job, hasher, 0, job->size, &buffer))
     atlas_hasher_finish (hasher, job->whole_digest);
 }

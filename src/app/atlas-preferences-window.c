@@ -1,0 +1,303 @@
+/* atlas-preferences-window.c — every row is bound to its GSettings key, so a
+ * change applies at once (the application binds the same keys onto the
+ * engine's AtlasSettings) and there is no "Apply" button to forget.
+ *
+ * Speed limits are shown in MB/s with SI units (1 MB/s = 1,000,000 bytes/s),
+ * the units atlas_format_speed uses for the speeds shown in the queue, and
+ * stored in bytes per second as the keys say. */
+#include "atlas-preferences-window.h"
+
+#include <glib/gi18n.h>
+#include <math.h>
+#include <string.h>
+
+#define BYTES_PER_MEGABYTE 1000000.0
+
+struct _AtlasPreferencesWindow
+{
+  AdwPreferencesWindow parent_instance;
+
+  GSettings *settings;
+  GtkFileChooserNative *chooser;
+
+  AdwActionRow *folder_row;
+  GtkSpinButton *concurrent_spin;
+  GtkSpinButton *connections_spin;
+  GtkSpinButton *download_limit_spin;
+  GtkSpinButton *upload_limit_spin;
+  GtkSwitch *clipboard_switch;
+  GtkSwitch *metered_switch;
+  AdwComboRow *close_action_row;
+};
+
+G_DEFINE_FINAL_TYPE (AtlasPreferencesWindow, atlas_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
+
+enum
+{
+  PROP_0,
+  PROP_SETTINGS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* In the order of the combo row's items. */
+static const char *const close_actions[] = { "ask", "background", "pause" };
+
+static gboolean
+bytes_to_megabytes_cb (GValue *value, GVariant *variant, gpointer user_data)
+{
+  g_value_set_double (value, (double) g_variant_get_uint64 (variant) / BYTES_PER_MEGABYTE);
+  return TRUE;
+}
+
+static GVariant *
+megabytes_to_bytes_cb (const GValue *value, const GVariantType *expected_type, gpointer user_data)
+{
+  double megabytes = MAX (g_value_get_double (value), 0.0);
+
+  return g_variant_new_uint64 ((guint64) llround (megabytes * BYTES_PER_MEGABYTE));
+}
+
+/* A limit of 0 means none; "Unlimited" says so where "0.0" would read as
+ * "nothing may be downloaded". */
+static gboolean
+limit_output_cb (GtkSpinButton *spin, gpointer user_data)
+{
+  if (gtk_adjustment_get_value (gtk_spin_button_get_adjustment (spin)) > 0)
+    return FALSE;
+  gtk_editable_set_text (GTK_EDITABLE (spin), _ ("Unlimited"));
+  return TRUE;
+}
+
+static int
+limit_input_cb (GtkSpinButton *spin, double *new_value, gpointer user_data)
+{
+  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (spin))));
+  g_autofree char *folded = g_utf8_casefold (text, -1);
+  g_autofree char *unlimited = g_utf8_casefold (_ ("Unlimited"), -1);
+
+  if (text[0] != '\0' && strcmp (folded, unlimited) != 0)
+    return FALSE;
+  *new_value = 0;
+  return TRUE;
+}
+
+static gboolean
+close_action_to_index_cb (GValue *value, GVariant *variant, gpointer user_data)
+{
+  const char *nick = g_variant_get_string (variant, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (close_actions); i++)
+    if (g_str_equal (nick, close_actions[i]))
+      {
+        g_value_set_uint (value, i);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static GVariant *
+index_to_close_action_cb (const GValue *value, const GVariantType *expected_type,
+                          gpointer user_data)
+{
+  guint index = g_value_get_uint (value);
+
+  if (index >= G_N_ELEMENTS (close_actions))
+    return NULL;
+  return g_variant_new_string (close_actions[index]);
+}
+
+/* An empty key means the user's Downloads folder; show which one that is. */
+static gboolean
+folder_to_subtitle_cb (GValue *value, GVariant *variant, gpointer user_data)
+{
+  const char *path = g_variant_get_string (variant, NULL);
+  const char *home = g_get_home_dir ();
+  gsize home_len = strlen (home);
+
+  if (path[0] == '\0')
+    path = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
+  if (path == NULL)
+    path = home;
+  if (home_len > 1 && g_str_has_prefix (path, home)
+      && (path[home_len] == '/' || path[home_len] == '\0'))
+    {
+      g_autofree char *rest = g_filename_display_name (path + home_len);
+      g_value_take_string (value, g_strconcat ("~", rest, NULL));
+    }
+  else
+    g_value_take_string (value, g_filename_display_name (path));
+  return TRUE;
+}
+
+static void
+chooser_response_cb (AtlasPreferencesWindow *self, int response, GtkFileChooserNative *chooser)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) folder = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (chooser));
+      g_autofree char *path = folder != NULL ? g_file_get_path (folder) : NULL;
+
+      /* The engine writes .part files at offsets, which needs a local path;
+       * a remote location has none. */
+      if (path != NULL)
+        g_settings_set_string (self->settings, "download-directory", path);
+      else
+        adw_preferences_window_add_toast (
+            ADW_PREFERENCES_WINDOW (self),
+            adw_toast_new (_ ("Choose a folder on this computer to download into")));
+    }
+  g_clear_object (&self->chooser);
+}
+
+static void
+folder_clicked_cb (AtlasPreferencesWindow *self)
+{
+  g_autofree char *current_path = NULL;
+
+  if (self->chooser != NULL || self->settings == NULL)
+    return;
+  current_path = g_settings_get_string (self->settings, "download-directory");
+  self->chooser = gtk_file_chooser_native_new (_ ("Choose Download Folder"), GTK_WINDOW (self),
+                                               GTK_FILE_CHOOSER_ACTION_SELECT_FOLDER, _ ("_Select"),
+                                               _ ("_Cancel"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (self->chooser), TRUE);
+  if (current_path[0] != '\0')
+    {
+      g_autoptr (GFile) current = g_file_new_for_path (current_path);
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (self->chooser), current, NULL);
+    }
+  g_signal_connect_object (self->chooser, "response", G_CALLBACK (chooser_response_cb), self,
+                           G_CONNECT_SWAPPED);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (self->chooser));
+}
+
+static void
+bind_speed_limit (GSettings *settings, const char *key, GtkSpinButton *spin)
+{
+  g_settings_bind_with_mapping (settings, key, spin, "value", G_SETTINGS_BIND_DEFAULT,
+                                bytes_to_megabytes_cb, megabytes_to_bytes_cb, NULL, NULL);
+}
+
+static void
+atlas_preferences_window_constructed (GObject *object)
+{
+  AtlasPreferencesWindow *self = ATLAS_PREFERENCES_WINDOW (object);
+
+  G_OBJECT_CLASS (atlas_preferences_window_parent_class)->constructed (object);
+
+  /* Only a bare g_object_new (a test that instantiates every widget) gets
+   * here without settings; atlas_preferences_window_new() requires them. */
+  if (self->settings == NULL)
+    return;
+
+  g_settings_bind_with_mapping (self->settings, "download-directory", self->folder_row, "subtitle",
+                                G_SETTINGS_BIND_GET, folder_to_subtitle_cb, NULL, NULL, NULL);
+  g_settings_bind (self->settings, "max-concurrent-downloads", self->concurrent_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "max-connections-per-server", self->connections_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  bind_speed_limit (self->settings, "global-speed-limit", self->download_limit_spin);
+  bind_speed_limit (self->settings, "global-upload-limit", self->upload_limit_spin);
+  g_settings_bind (self->settings, "clipboard-watch", self->clipboard_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "download-on-metered", self->metered_switch, "active",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind_with_mapping (self->settings, "close-action", self->close_action_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, close_action_to_index_cb,
+                                index_to_close_action_cb, NULL, NULL);
+}
+
+static void
+atlas_preferences_window_dispose (GObject *object)
+{
+  AtlasPreferencesWindow *self = ATLAS_PREFERENCES_WINDOW (object);
+
+  if (self->chooser != NULL)
+    gtk_native_dialog_destroy (GTK_NATIVE_DIALOG (self->chooser));
+  g_clear_object (&self->chooser);
+  gtk_widget_dispose_template (GTK_WIDGET (self), ATLAS_TYPE_PREFERENCES_WINDOW);
+  g_clear_object (&self->settings);
+
+  G_OBJECT_CLASS (atlas_preferences_window_parent_class)->dispose (object);
+}
+
+static void
+atlas_preferences_window_get_property (GObject *object, guint prop_id, GValue *value,
+                                       GParamSpec *pspec)
+{
+  AtlasPreferencesWindow *self = ATLAS_PREFERENCES_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SETTINGS:
+      g_value_set_object (value, self->settings);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+atlas_preferences_window_set_property (GObject *object, guint prop_id, const GValue *value,
+                                       GParamSpec *pspec)
+{
+  AtlasPreferencesWindow *self = ATLAS_PREFERENCES_WINDOW (object);
+
+  switch (prop_id)
+    {
+    case PROP_SETTINGS:
+      self->settings = g_value_dup_object (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+atlas_preferences_window_class_init (AtlasPreferencesWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = atlas_preferences_window_constructed;
+  object_class->dispose = atlas_preferences_window_dispose;
+  object_class->get_property = atlas_preferences_window_get_property;
+  object_class->set_property = atlas_preferences_window_set_property;
+
+  properties[PROP_SETTINGS] =
+      g_param_spec_object ("settings", NULL, NULL, G_TYPE_SETTINGS,
+                           G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/downloadatlas/DownloadAtlas/"
+                                                             "atlas-preferences-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, folder_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, concurrent_spin);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, connections_spin);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, download_limit_spin);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, upload_limit_spin);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, clipboard_switch);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, metered_switch);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, close_action_row);
+  gtk_widget_class_bind_template_callback (widget_class, folder_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, limit_input_cb);
+  gtk_widget_class_bind_template_callback (widget_class, limit_output_cb);
+}
+
+static void
+atlas_preferences_window_init (AtlasPreferencesWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+GtkWidget *
+atlas_preferences_window_new (GtkWindow *parent, GSettings *settings)
+{
+  g_return_val_if_fail (parent == NULL || GTK_IS_WINDOW (parent), NULL);
+  g_return_val_if_fail (G_IS_SETTINGS (settings), NULL);
+
+  return g_object_new (ATLAS_TYPE_PREFERENCES_WINDOW, "transient-for", parent, "settings", settings,
+                       NULL);
+}

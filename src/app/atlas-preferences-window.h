@@ -1,0 +1,16 @@
+/* atlas-preferences-window.h — download folder, concurrent downloads,
+ * connections per server, speed limits, clipboard watch, metered networks;
+ * every row bound to GSettings, so changes apply at once. */
+#pragma once
+
+#include <adwaita.h>
+
+G_BEGIN_DECLS
+
+#define ATLAS_TYPE_PREFERENCES_WINDOW (atlas_preferences_window_get_type ())
+G_DECLARE_FINAL_TYPE (AtlasPreferencesWindow, atlas_preferences_window, ATLAS,
+                      PREFERENCES_WINDOW, AdwPreferencesWindow)
+
+GtkWidget *atlas_preferences_window_new (GtkWindow *parent, GSettings *settings);
+
+G_END_DECLS

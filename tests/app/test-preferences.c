@@ -1,0 +1,289 @@
+/* The Preferences window and the Donate page: every control a user changes
+ * must land in its GSettings key in the key's unit, and a key changed
+ * elsewhere must show up in the control at once. */
+#include <adwaita.h>
+
+#include "atlas-donate-page.h"
+#include "atlas-preferences-window.h"
+#include "atlas-resources.h"
+#include "ui-test-util.h"
+
+typedef struct
+{
+  GSettings *settings;
+  GtkWidget *window;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  fixture->settings = g_settings_new ("org.downloadatlas.DownloadAtlas");
+}
+
+static void
+preferences_setup (Fixture *fixture, gconstpointer data)
+{
+  fixture_setup (fixture, data);
+  fixture->window = atlas_preferences_window_new (NULL, fixture->settings);
+  gtk_window_present (GTK_WINDOW (fixture->window));
+}
+
+static void
+donate_setup (Fixture *fixture, gconstpointer data)
+{
+  fixture_setup (fixture, data);
+  /* The page lives in the main window's view stack; any window will do. */
+  fixture->window = adw_window_new ();
+  gtk_window_set_default_size (GTK_WINDOW (fixture->window), 640, 1000);
+  adw_window_set_content (ADW_WINDOW (fixture->window), atlas_donate_page_new (fixture->settings));
+  gtk_window_present (GTK_WINDOW (fixture->window));
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GSettingsSchema) schema = NULL;
+  g_auto (GStrv) keys = NULL;
+
+  gtk_window_destroy (GTK_WINDOW (fixture->window));
+  /* The memory backend outlives the test case; start the next one clean. */
+  g_object_get (fixture->settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    g_settings_reset (fixture->settings, keys[i]);
+  g_object_unref (fixture->settings);
+}
+
+/* Labelled @data by tooltip, row title, text or accessible label: the way
+ * assistive technology would find it. */
+static gboolean
+has_label (GtkWidget *widget, gpointer data)
+{
+  const char *label = data;
+  g_autofree char *mismatch = NULL;
+
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (widget), label) == 0)
+    return TRUE;
+  if (ADW_IS_PREFERENCES_ROW (widget)
+      && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), label) == 0)
+    return TRUE;
+  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), label) == 0)
+    return TRUE;
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (widget),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, label);
+  return mismatch == NULL;
+}
+
+static GtkWidget *
+find (Fixture *fixture, GType type, const char *label)
+{
+  GtkWidget *widget = ui_test_find (fixture->window, type, has_label, (gpointer) label);
+
+  if (widget == NULL)
+    g_error ("no %s labelled “%s”", g_type_name (type), label);
+  return widget;
+}
+
+static GtkSpinButton *
+find_spin (Fixture *fixture, const char *label)
+{
+  return GTK_SPIN_BUTTON (find (fixture, GTK_TYPE_SPIN_BUTTON, label));
+}
+
+static GtkSwitch *
+find_switch (Fixture *fixture, const char *label)
+{
+  return GTK_SWITCH (find (fixture, GTK_TYPE_SWITCH, label));
+}
+
+/* What a user would see after typing @text into @spin and leaving it. */
+static void
+type_into (GtkSpinButton *spin, const char *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (spin), text);
+  gtk_spin_button_update (spin);
+}
+
+/* Layout follows the last change after a frame or two. */
+static void
+save_screenshot (GtkWidget *widget, const char *name)
+{
+  test_run_for (200);
+  g_assert_true (gtk_widget_get_mapped (widget));
+  ui_test_save_screenshot (widget, name);
+}
+
+static void
+test_queue_limits (Fixture *fixture, gconstpointer data)
+{
+  GtkSpinButton *concurrent = find_spin (fixture, "Downloads at the same time");
+  GtkSpinButton *connections = find_spin (fixture, "Connections per server");
+
+  g_assert_cmpfloat (gtk_spin_button_get_value (concurrent), ==, 3);
+  gtk_spin_button_set_value (concurrent, 8);
+  g_assert_cmpuint (g_settings_get_uint (fixture->settings, "max-concurrent-downloads"), ==, 8);
+  /* The spin keeps to the key's range. */
+  type_into (concurrent, "50");
+  g_assert_cmpuint (g_settings_get_uint (fixture->settings, "max-concurrent-downloads"), ==, 20);
+
+  g_settings_set_uint (fixture->settings, "max-connections-per-server", 6);
+  g_assert_cmpfloat (gtk_spin_button_get_value (connections), ==, 6);
+  type_into (connections, "2");
+  g_assert_cmpuint (g_settings_get_uint (fixture->settings, "max-connections-per-server"), ==, 2);
+}
+
+/* Limits are typed in MB/s (10^6 bytes/s) and stored in bytes/s; 0 reads
+ * "Unlimited". */
+static void
+test_speed_limits (Fixture *fixture, gconstpointer data)
+{
+  GtkSpinButton *download = find_spin (fixture, "Download speed limit in MB/s");
+  GtkSpinButton *upload = find_spin (fixture, "Upload speed limit in MB/s");
+
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (download)), ==, "Unlimited");
+  type_into (download, "2");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "global-speed-limit"), ==, 2000000);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (download)), ==, "2.0");
+  type_into (download, "0.5");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "global-speed-limit"), ==, 500000);
+  /* Typing the word back means no limit again. */
+  type_into (download, "Unlimited");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "global-speed-limit"), ==, 0);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (download)), ==, "Unlimited");
+
+  g_settings_set_uint64 (fixture->settings, "global-upload-limit", 1500000);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (upload)), ==, "1.5");
+}
+
+static void
+test_behavior (Fixture *fixture, gconstpointer data)
+{
+  AdwComboRow *close_action = ADW_COMBO_ROW (
+      find (fixture, ADW_TYPE_COMBO_ROW, "When closing the window while downloading"));
+  g_autofree char *in_home = g_build_filename (g_get_home_dir (), "Films", NULL);
+  GtkWidget *folder_row = find (fixture, ADW_TYPE_ACTION_ROW, "Download folder");
+
+  gtk_switch_set_active (find_switch (fixture, "Offer copied links"), TRUE);
+  g_assert_true (g_settings_get_boolean (fixture->settings, "clipboard-watch"));
+  gtk_switch_set_active (find_switch (fixture, "Download on metered networks"), TRUE);
+  g_assert_true (g_settings_get_boolean (fixture->settings, "download-on-metered"));
+
+  g_assert_cmpuint (adw_combo_row_get_selected (close_action), ==, 0);
+  adw_combo_row_set_selected (close_action, 2);
+  g_assert_cmpint (g_settings_get_enum (fixture->settings, "close-action"), ==, 2);
+  g_settings_set_string (fixture->settings, "close-action", "background");
+  g_assert_cmpuint (adw_combo_row_get_selected (close_action), ==, 1);
+
+  /* The folder row shows the chosen folder, home written as "~". */
+  g_settings_set_string (fixture->settings, "download-directory", "/srv/downloads");
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (folder_row)), ==, "/srv/downloads");
+  g_settings_set_string (fixture->settings, "download-directory", in_home);
+  g_assert_cmpstr (adw_action_row_get_subtitle (ADW_ACTION_ROW (folder_row)), ==, "~/Films");
+
+  save_screenshot (fixture->window, "preferences.png");
+}
+
+static void
+test_donate (Fixture *fixture, gconstpointer data)
+{
+  GtkSwitch *enabled = find_switch (fixture, "Donate bandwidth");
+  GtkSpinButton *storage = find_spin (fixture, "Storage given in GB");
+  GtkSpinButton *upload = find_spin (fixture, "Upload given in MB/s");
+  GtkSpinButton *budget = find_spin (fixture, "Monthly budget in GB");
+  GtkWidget *note = find (fixture, GTK_TYPE_LABEL,
+                          "Donation starts working when peer-to-peer transfers are available in a "
+                          "later version; your settings are kept.");
+
+  g_assert_true (gtk_widget_get_visible (note));
+  g_assert_false (gtk_switch_get_active (enabled));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (storage)));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (upload)));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (budget)));
+
+  gtk_switch_set_active (enabled, TRUE);
+  g_assert_true (g_settings_get_boolean (fixture->settings, "donate-enabled"));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (storage)));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (upload)));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (budget)));
+
+  type_into (storage, "5");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "donate-storage-cap"), ==,
+                    5000000000);
+  type_into (upload, "2.5");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "donate-upload-limit"), ==, 2500000);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (budget)), ==, "No budget");
+  type_into (budget, "100");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "donate-monthly-budget"), ==,
+                    100000000000);
+
+  gtk_switch_set_active (find_switch (fixture, "Pause donation on metered networks"), FALSE);
+  g_assert_false (g_settings_get_boolean (fixture->settings, "donate-pause-on-metered"));
+  gtk_switch_set_active (find_switch (fixture, "Pause donation in power saver mode"), FALSE);
+  g_assert_false (g_settings_get_boolean (fixture->settings, "donate-pause-on-power-saver"));
+
+  /* Turned off elsewhere (the CLI, another window): the page follows. */
+  g_settings_set_boolean (fixture->settings, "donate-enabled", FALSE);
+  g_assert_false (gtk_switch_get_active (enabled));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (storage)));
+  g_settings_set_boolean (fixture->settings, "donate-enabled", TRUE);
+}
+
+static void
+test_causes (Fixture *fixture, gconstpointer data)
+{
+  GtkWidget *anywhere = find (fixture, GTK_TYPE_LABEL, "Wherever most needed");
+  GtkWidget *entry = find (fixture, ADW_TYPE_ENTRY_ROW, "Add an index entry or publisher");
+  g_auto (GStrv) causes = NULL;
+  g_auto (GStrv) after_remove = NULL;
+
+  test_run_for (100);
+  g_assert_true (gtk_widget_get_mapped (anywhere));
+
+  gtk_editable_set_text (GTK_EDITABLE (entry), "  Debian  ");
+  g_signal_emit_by_name (entry, "apply");
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Tor Project & friends");
+  g_signal_emit_by_name (entry, "apply");
+  /* The same cause twice is kept once. */
+  gtk_editable_set_text (GTK_EDITABLE (entry), "Debian");
+  g_signal_emit_by_name (entry, "apply");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (entry)), ==, "");
+
+  causes = g_settings_get_strv (fixture->settings, "donate-causes");
+  g_assert_cmpuint (g_strv_length (causes), ==, 2);
+  g_assert_cmpstr (causes[0], ==, "Debian");
+  g_assert_cmpstr (causes[1], ==, "Tor Project & friends");
+  /* Shown as typed: an ampersand is not markup. */
+  find (fixture, ADW_TYPE_ACTION_ROW, "Tor Project & friends");
+  test_run_for (100);
+  g_assert_false (gtk_widget_get_mapped (anywhere));
+
+  gtk_switch_set_active (find_switch (fixture, "Donate bandwidth"), TRUE);
+  save_screenshot (fixture->window, "donate-page.png");
+
+  g_signal_emit_by_name (find (fixture, GTK_TYPE_BUTTON, "Remove “Debian”"), "clicked");
+  after_remove = g_settings_get_strv (fixture->settings, "donate-causes");
+  g_assert_cmpuint (g_strv_length (after_remove), ==, 1);
+  g_assert_cmpstr (after_remove[0], ==, "Tor Project & friends");
+  g_assert_null (
+      ui_test_find (fixture->window, ADW_TYPE_ACTION_ROW, has_label, (gpointer) "Debian"));
+}
+
+int
+main (int argc, char **argv)
+{
+  ui_test_init (&argc, &argv);
+  /* The templates live in the app library's resource object, which the
+   * linker keeps only when something refers to it. */
+  g_assert_nonnull (atlas_get_resource ());
+
+  g_test_add ("/preferences/queue-limits", Fixture, NULL, preferences_setup, test_queue_limits,
+              fixture_teardown);
+  g_test_add ("/preferences/speed-limits", Fixture, NULL, preferences_setup, test_speed_limits,
+              fixture_teardown);
+  g_test_add ("/preferences/behavior", Fixture, NULL, preferences_setup, test_behavior,
+              fixture_teardown);
+  g_test_add ("/donate-page/settings", Fixture, NULL, donate_setup, test_donate, fixture_teardown);
+  g_test_add ("/donate-page/causes", Fixture, NULL, donate_setup, test_causes, fixture_teardown);
+
+  return g_test_run ();
+}
