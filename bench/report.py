@@ -77,6 +77,39 @@ def summarise(rows):
     return out
 
 
+def app_section(app, rows):
+    """The desktop app, from bench/bench-app.sh (written to RESULT_DIR/app)."""
+    def col(scen, key):
+        return [r[key] for r in rows if r["scenario"] == scen and r.get(key)]
+
+    def kib_to_mib(x):
+        return f"{float(x) / 1024:.1f}" if x not in (None, "", "n/a") else "n/a"
+
+    out = ["## app — the desktop app (`bench/bench-app.sh`)", ""]
+    out.append(f"The real window (`tests/app/bench-ui`, the widgets of `download-atlas`) under Xvfb "
+               f"with GTK's cairo renderer, {app.get('queue', '?')} paused downloads in its SQLite "
+               f"queue; {app.get('runs', '?')} runs each, medians; {app.get('date', '?')}.")
+    out.append("")
+    out.append("| measure | median | goal | runs |")
+    out.append("|---|--:|--:|---|")
+    out.append(f"| first frame showing the queue | {app.get('first_frame_ms_median', 'n/a')} ms | ≤ 1000 ms | "
+               f"{', '.join(col('firstframe', 'first_frame_ms'))} |")
+    out.append(f"| RSS at that frame | {kib_to_mib(app.get('rss_first_frame_kib_median'))} MiB | ≤ 150 MiB | "
+               f"{', '.join(kib_to_mib(x) for x in col('firstframe', 'rss_kib'))} |")
+    size = int(app.get("download_bytes", "0"))
+    out.append(f"| longest main-loop stall during a {size / MIB:.0f} MiB loopback download "
+               f"(5 ms timer lateness) | {app.get('stall_max_ms_median', 'n/a')} ms | ≤ 20 ms | "
+               f"{', '.join(col('stall', 'stall_max_ms'))} |")
+    out.append(f"| p99 stall in the same run | {app.get('stall_p99_ms_median', 'n/a')} ms | — | "
+               f"{', '.join(col('stall', 'stall_p99_ms'))} |")
+    out.append(f"| that download's speed | {app.get('download_mib_per_s_median', 'n/a')} MiB/s | — | "
+               f"{', '.join(col('stall', 'mib_per_s'))} |")
+    out.append(f"| peak RSS by the end of the download | "
+               f"{kib_to_mib(app.get('rss_peak_during_download_kib_median'))} MiB | — | |")
+    out.append("")
+    return out
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -186,6 +219,10 @@ def main():
             md.append("")
             md.append("</details>")
             md.append("")
+
+    app = read_kv(os.path.join(rdir, "app", "summary.tsv"))
+    if app:
+        md += app_section(app, read_runs(os.path.join(rdir, "app", "app.tsv")))
 
     notes_md = os.path.join(rdir, "notes.md")
     if os.path.exists(notes_md):

@@ -168,7 +168,7 @@ update_metered (AtlasApplication *self)
       if (window != NULL)
         atlas_window_show_toast (
             window, _ ("Downloads paused: the network is metered. Allow metered networks in "
-                       "Preferences, or use “Download Anyway” from the menu."));
+                       "Preferences, or choose “Download on This Metered Network” in the menu."));
     }
   else if (!pause && !atlas_session_is_running (self->session))
     {

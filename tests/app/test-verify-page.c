@@ -8,6 +8,7 @@
 
 #include "atlas-test-util.h"
 #include "atlas-verify-page.h"
+#include "ui-test-util.h"
 
 #define PIECE (1024 * 1024)
 #define FILE_SIZE (4 * PIECE + 4321) /* a short last piece on purpose */
@@ -163,43 +164,6 @@ write_metalink (Fixture *fixture, const char *url)
 }
 
 static void
-save_screenshot (Fixture *fixture, const char *name)
-{
-  const char *dir = g_getenv ("ATLAS_SCREENSHOT_DIR");
-  /* The window, not the page: a page has no background of its own. */
-  GtkWidget *widget = fixture->window;
-  g_autoptr (GdkPaintable) paintable = NULL;
-  g_autoptr (GtkSnapshot) snapshot = NULL;
-  g_autoptr (GskRenderNode) node = NULL;
-  g_autoptr (GdkTexture) texture = NULL;
-  g_autofree char *path = NULL;
-  GskRenderer *renderer;
-  int width, height;
-
-  if (dir == NULL)
-    return;
-  g_assert_cmpint (g_mkdir_with_parents (dir, 0755), ==, 0);
-
-  /* Layout follows the last change after a frame or two. */
-  test_run_for (200);
-  g_assert_true (gtk_widget_get_mapped (widget));
-  width = gtk_widget_get_width (widget);
-  height = gtk_widget_get_height (widget);
-  g_assert_cmpint (width, >, 0);
-  g_assert_cmpint (height, >, 0);
-
-  paintable = gtk_widget_paintable_new (widget);
-  snapshot = gtk_snapshot_new ();
-  gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
-  g_assert_nonnull (node);
-  renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
-  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
-  path = g_build_filename (dir, name, NULL);
-  g_assert_true (gdk_texture_save_to_png (texture, path));
-}
-
-static void
 test_intact_hash (Fixture *fixture, gconstpointer data)
 {
   g_autoptr (GFile) file = g_file_new_for_path (fixture->path);
@@ -259,7 +223,9 @@ test_damaged_metalink (Fixture *fixture, gconstpointer data)
   g_assert_false (gtk_widget_get_sensitive (child (fixture, "repair_button")));
   g_assert_true (gtk_widget_get_visible (child (fixture, "repair_label")));
 
-  save_screenshot (fixture, "verify-damaged.png");
+  /* Layout follows the last change after a frame or two. */
+  test_run_for (200);
+  ui_test_save_screenshot (fixture->window, "verify-damaged.png");
 }
 
 static void
@@ -431,8 +397,7 @@ test_repair (Fixture *fixture, gconstpointer data)
 int
 main (int argc, char **argv)
 {
-  gtk_test_init (&argc, &argv, NULL);
-  adw_init ();
+  ui_test_init (&argc, &argv);
 
 #define ADD(name, func)                                                                            \
   g_test_add ("/verify-page/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)

@@ -8,6 +8,8 @@ ui_test_init (int *argc, char ***argv)
 {
   gtk_test_init (argc, argv, NULL);
   adw_init ();
+  /* Screenshots and assertions see the end state, not a transition. */
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
 }
 
 gboolean

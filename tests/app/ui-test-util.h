@@ -8,7 +8,8 @@
 
 G_BEGIN_DECLS
 
-/* gtk_test_init + adw_init (the wrapper provides Xvfb and a memory backend). */
+/* gtk_test_init + adw_init, animations off (the wrapper provides Xvfb and a
+ * memory settings backend). */
 void ui_test_init (int *argc, char ***argv);
 
 /* Runs the main loop until @check returns TRUE (polled every 20 ms) or
