@@ -314,18 +314,27 @@ keep_in_background (AtlasApplication *self)
     }
 }
 
-static void
-close_response_cb (AdwMessageDialog *dialog, const char *response, AtlasWindow *window)
+static gboolean
+destroy_window_cb (gpointer data)
 {
-  AtlasApplication *self = ATLAS_APPLICATION (g_application_get_default ());
+  gtk_window_destroy (GTK_WINDOW (data));
+  return G_SOURCE_REMOVE;
+}
 
-  if (g_str_equal (response, "cancel"))
+static void
+close_response_cb (AdwMessageDialog *dialog, const char *response, AtlasApplication *self)
+{
+  GtkWindow *window = gtk_window_get_transient_for (GTK_WINDOW (dialog));
+
+  if (g_str_equal (response, "cancel") || window == NULL)
     return;
   if (g_str_equal (response, "pause"))
     pause_all (self);
   else
     keep_in_background (self);
-  gtk_window_destroy (GTK_WINDOW (window));
+  /* After the dialog is gone: it is transient for the window and lets go of
+   * it when it closes, which must not find the window already destroyed. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, destroy_window_cb, g_object_ref (window), g_object_unref);
 }
 
 static gboolean
@@ -355,7 +364,7 @@ close_request_cb (GtkWindow *window, AtlasApplication *self)
   adw_message_dialog_set_response_appearance (dialog, "background", ADW_RESPONSE_SUGGESTED);
   adw_message_dialog_set_default_response (dialog, "background");
   adw_message_dialog_set_close_response (dialog, "cancel");
-  g_signal_connect_object (dialog, "response", G_CALLBACK (close_response_cb), window, 0);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
   return TRUE;
 }

@@ -1,0 +1,271 @@
+/* The application object in-process: closing the window while downloads run
+ * either pauses everything or keeps downloading without a window, as the user
+ * chose; the queue is kept either way. */
+#include "atlas-application.h"
+#include "atlas-config.h"
+#include "atlas-window.h"
+#include "ui-test-util.h"
+
+#define SLOW_SIZE (6 * 1024 * 1024)
+
+/* ---- a notification server on the test's private bus --------------------- */
+
+static const char notifications_xml[] =
+    "<node><interface name='org.freedesktop.Notifications'>"
+    "<method name='Notify'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "<arg type='s' direction='in'/><arg type='s' direction='in'/><arg type='s' direction='in'/>"
+    "<arg type='as' direction='in'/><arg type='a{sv}' direction='in'/>"
+    "<arg type='i' direction='in'/><arg type='u' direction='out'/></method>"
+    "<method name='CloseNotification'><arg type='u' direction='in'/></method>"
+    "<method name='GetCapabilities'><arg type='as' direction='out'/></method>"
+    "</interface></node>";
+
+/* One line per notification shown: "SUMMARY|BODY|ACTION LABELS…". */
+static GPtrArray *notifications;
+
+static void
+notifications_method_cb (GDBusConnection *connection, const char *sender, const char *path,
+                         const char *interface, const char *method, GVariant *parameters,
+                         GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  if (g_str_equal (method, "Notify"))
+    {
+      const char *summary, *body;
+      g_autofree const char **actions = NULL;
+      g_autoptr (GString) line = g_string_new (NULL);
+
+      g_variant_get (parameters, "(&su&s&s&s^a&s@a{sv}i)", NULL, NULL, NULL, &summary, &body,
+                     &actions, NULL, NULL);
+      g_string_printf (line, "%s|%s|", summary, body);
+      /* Actions come as pairs: an id, then the label a person sees (empty
+       * for the default action, taken by clicking the notification). */
+      for (guint i = 1; actions != NULL && actions[i - 1] != NULL && actions[i] != NULL; i += 2)
+        if (*actions[i] != '\0')
+          g_string_append_printf (line, "%s;", actions[i]);
+      g_ptr_array_add (notifications, g_string_free (g_steal_pointer (&line), FALSE));
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", notifications->len));
+    }
+  else if (g_str_equal (method, "GetCapabilities"))
+    {
+      const char *caps[] = { "actions", "body", NULL };
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(^as)", caps));
+    }
+  else
+    g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
+start_notification_server (void)
+{
+  static const GDBusInterfaceVTable vtable = { notifications_method_cb };
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (notifications_xml, NULL);
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, NULL);
+  g_autoptr (GError) error = NULL;
+
+  notifications = g_ptr_array_new_with_free_func (g_free);
+  g_assert_nonnull (bus);
+  g_dbus_connection_register_object (bus, "/org/freedesktop/Notifications", info->interfaces[0],
+                                     &vtable, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection (bus, "org.freedesktop.Notifications", G_BUS_NAME_OWNER_FLAGS_NONE,
+                                NULL, NULL, NULL, NULL);
+}
+
+static gboolean
+notified (gpointer data)
+{
+  for (guint i = 0; i < notifications->len; i++)
+    if (g_str_has_prefix (notifications->pdata[i], data))
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct
+{
+  TestMirror *mirror;
+  char *out_dir;
+  char *queue_dir;
+  GSettings *settings;
+  AtlasApplication *app;
+} Fixture;
+
+static gboolean
+session_open (gpointer data)
+{
+  return atlas_application_get_session (data) != NULL;
+}
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  static guint n_apps;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *queue = NULL;
+  g_autofree char *app_id = NULL;
+
+  fixture->mirror = test_mirror_start ();
+  test_make_file (fixture->mirror->root, "slow.bin", SLOW_SIZE, 3);
+  fixture->out_dir = test_make_temp_dir ();
+  fixture->queue_dir = test_make_temp_dir ();
+  queue = g_build_filename (fixture->queue_dir, "queue.sqlite", NULL);
+  g_setenv ("ATLAS_QUEUE_FILE", queue, TRUE);
+
+  /* The memory backend is one per process: the app reads what we set here. */
+  fixture->settings = g_settings_new (APPLICATION_ID);
+  g_settings_set_string (fixture->settings, "download-directory", fixture->out_dir);
+
+  fixture->app = atlas_application_new ();
+  /* Not the real name on the test's bus, and no single-instance forwarding;
+   * a new id per test, as a finished test's object paths may linger. */
+  app_id = g_strdup_printf ("%s.Test%u", APPLICATION_ID, n_apps++);
+  g_application_set_application_id (G_APPLICATION (fixture->app), app_id);
+  g_application_set_flags (G_APPLICATION (fixture->app),
+                           G_APPLICATION_HANDLES_OPEN | G_APPLICATION_NON_UNIQUE);
+  g_application_register (G_APPLICATION (fixture->app), NULL, &error);
+  g_assert_no_error (error);
+  g_application_activate (G_APPLICATION (fixture->app));
+  g_assert_true (ui_test_wait_until (session_open, fixture->app, 10000));
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  GList *windows = gtk_application_get_windows (GTK_APPLICATION (fixture->app));
+
+  while (windows != NULL)
+    {
+      gtk_window_destroy (windows->data);
+      windows = gtk_application_get_windows (GTK_APPLICATION (fixture->app));
+    }
+  test_close_session (atlas_application_get_session (fixture->app));
+  g_object_unref (fixture->app);
+  g_settings_reset (fixture->settings, "download-directory");
+  g_settings_reset (fixture->settings, "close-action");
+  g_object_unref (fixture->settings);
+  test_remove_tree (fixture->queue_dir);
+  test_remove_tree (fixture->out_dir);
+  g_free (fixture->queue_dir);
+  g_free (fixture->out_dir);
+  test_mirror_stop (fixture->mirror);
+}
+
+static AtlasWindow *
+main_window (Fixture *fixture)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (fixture->app)); l; l = l->next)
+    if (ATLAS_IS_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
+static gboolean
+no_main_window (gpointer data)
+{
+  return main_window (data) == NULL;
+}
+
+static gboolean
+transferring (gpointer data)
+{
+  return atlas_download_get_state (data) == ATLAS_DOWNLOAD_ACTIVE
+         && atlas_download_get_completed_bytes (data) > 0;
+}
+
+/* Starts the slow download from the window and returns it once bytes flow. */
+static AtlasDownload *
+start_slow_download (Fixture *fixture)
+{
+  g_autofree char *url = test_mirror_url (fixture->mirror, "rate=1M", "slow.bin");
+  const char *links[] = { url, NULL };
+  AtlasSession *session = atlas_application_get_session (fixture->app);
+  g_autoptr (AtlasDownload) download = NULL;
+
+  g_assert_nonnull (main_window (fixture));
+  g_assert_cmpuint (atlas_window_add_links (main_window (fixture), links), ==, 1);
+  download = g_list_model_get_item (G_LIST_MODEL (session), 0);
+  g_assert_true (ui_test_wait_until (transferring, download, 10000));
+  return download; /* the session keeps it alive */
+}
+
+static void
+test_close_pauses (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download = start_slow_download (fixture);
+
+  g_settings_set_enum (fixture->settings, "close-action", 2 /* pause */);
+  gtk_window_close (GTK_WINDOW (main_window (fixture)));
+  g_assert_true (ui_test_wait_until (no_main_window, fixture, 5000));
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_PAUSED);
+}
+
+static gboolean
+find_dialog (gpointer data)
+{
+  AdwMessageDialog **dialog = data;
+  GListModel *toplevels = gtk_window_get_toplevels (); /* transfer none */
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr (GObject) window = g_list_model_get_item (toplevels, i);
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        {
+          *dialog = ADW_MESSAGE_DIALOG (window);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+test_close_asks_and_keeps_downloading (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download = start_slow_download (fixture);
+  AdwMessageDialog *dialog = NULL;
+  g_autofree char *path = NULL;
+
+  /* The default is to ask. */
+  gtk_window_close (GTK_WINDOW (main_window (fixture)));
+  g_assert_true (ui_test_wait_until (find_dialog, &dialog, 5000));
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Keep downloading?");
+  g_assert_nonnull (main_window (fixture));
+  adw_message_dialog_response (dialog, "background");
+  g_assert_true (ui_test_wait_until (no_main_window, fixture, 5000));
+
+  /* No window, and the download goes on to the end. */
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  path = g_build_filename (fixture->out_dir, "slow.bin", NULL);
+  g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+
+  /* With no window to show it, the user is told, with what to do next. */
+  g_assert_true (ui_test_wait_until (notified, "Download complete|slow.bin|", 5000));
+  g_assert_true (notified ("Download complete|slow.bin|Open;Show in Folder;"));
+}
+
+static void
+test_close_cancelled (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download = start_slow_download (fixture);
+  AdwMessageDialog *dialog = NULL;
+
+  gtk_window_close (GTK_WINDOW (main_window (fixture)));
+  g_assert_true (ui_test_wait_until (find_dialog, &dialog, 5000));
+  adw_message_dialog_response (dialog, "cancel");
+  test_run_for (200);
+  g_assert_nonnull (main_window (fixture));
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
+}
+
+int
+main (int argc, char **argv)
+{
+  ui_test_init (&argc, &argv);
+  start_notification_server ();
+
+#define ADD(name, func)                                                                            \
+  g_test_add ("/application/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("close-pauses", test_close_pauses);
+  ADD ("close-asks-and-keeps-downloading", test_close_asks_and_keeps_downloading);
+  ADD ("close-cancelled", test_close_cancelled);
+  return g_test_run ();
+}
