@@ -5,8 +5,8 @@
 #include "atlas-add-dialog.h"
 
 #include <glib/gi18n.h>
-#include <string.h>
 
+#include "atlas-format.h"
 #include "atlas-input.h"
 
 struct _AtlasAddDialog
@@ -86,42 +86,11 @@ dup_checksum_text (AtlasAddDialog *self)
   return g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->checksum_row))));
 }
 
-/* The user's default download folder: the preference if set, else the XDG
- * Downloads folder, else home (a system without XDG user dirs). */
-static char *
-default_directory (GSettings *settings)
-{
-  g_autofree char *configured = NULL;
-  const char *xdg;
-
-  if (settings != NULL)
-    configured = g_settings_get_string (settings, "download-directory");
-  if (configured != NULL && configured[0] != '\0')
-    return g_steal_pointer (&configured);
-  xdg = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-  return g_strdup (xdg != NULL ? xdg : g_get_home_dir ());
-}
-
-/* "~/Downloads" reads better than "/home/someone/Downloads" in a row subtitle. */
-static char *
-display_folder (const char *path)
-{
-  const char *home = g_get_home_dir ();
-  gsize home_len = strlen (home);
-
-  if (home_len > 1 && g_str_has_prefix (path, home)
-      && (path[home_len] == '/' || path[home_len] == '\0'))
-    {
-      g_autofree char *rest = g_filename_display_name (path + home_len);
-      return g_strconcat ("~", rest, NULL);
-    }
-  return g_filename_display_name (path);
-}
-
 static void
 update_folder_row (AtlasAddDialog *self)
 {
-  g_autofree char *display = display_folder (self->directory);
+  /* "~/Downloads" reads better than "/home/someone/Downloads" in a row subtitle. */
+  g_autofree char *display = atlas_format_folder (self->directory);
 
   adw_action_row_set_subtitle (self->folder_row, display);
 }
@@ -367,7 +336,7 @@ atlas_add_dialog_constructed (GObject *object)
 
   G_OBJECT_CLASS (atlas_add_dialog_parent_class)->constructed (object);
 
-  self->directory = default_directory (self->settings);
+  self->directory = atlas_default_download_folder (self->settings);
   update_folder_row (self);
   update_state (self);
 }

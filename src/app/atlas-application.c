@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "atlas-config.h"
+#include "atlas-format.h"
 #include "atlas-launch.h"
 #include "atlas-preferences-window.h"
 #include "atlas-window.h"
@@ -267,11 +268,7 @@ queue_path (void)
 static gboolean
 directory_from_setting (GValue *value, GVariant *variant, gpointer user_data)
 {
-  const char *directory = g_variant_get_string (variant, NULL);
-
-  if (*directory == '\0')
-    directory = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-  g_value_set_string (value, directory != NULL ? directory : g_get_home_dir ());
+  g_value_take_string (value, atlas_download_folder_for (g_variant_get_string (variant, NULL)));
   return TRUE;
 }
 

@@ -7,11 +7,9 @@
 #include "atlas-donate-page.h"
 
 #include <glib/gi18n.h>
-#include <math.h>
 #include <string.h>
 
-#define BYTES_PER_MEGABYTE 1e6
-#define BYTES_PER_GIGABYTE 1e9
+#include "atlas-format.h"
 
 struct _AtlasDonatePage
 {
@@ -41,27 +39,6 @@ enum
 };
 
 static GParamSpec *properties[N_PROPS];
-
-/* The mappings' user data is the number of bytes in one displayed unit. */
-static gboolean
-bytes_to_units_cb (GValue *value, GVariant *variant, gpointer user_data)
-{
-  double unit = *(const double *) user_data;
-
-  g_value_set_double (value, (double) g_variant_get_uint64 (variant) / unit);
-  return TRUE;
-}
-
-static GVariant *
-units_to_bytes_cb (const GValue *value, const GVariantType *expected_type, gpointer user_data)
-{
-  double unit = *(const double *) user_data;
-
-  return g_variant_new_uint64 ((guint64) llround (MAX (g_value_get_double (value), 0.0) * unit));
-}
-
-static const double megabyte = BYTES_PER_MEGABYTE;
-static const double gigabyte = BYTES_PER_GIGABYTE;
 
 /* A budget of 0 means none; "No budget" says so where "0" would read as
  * "donate nothing". */
@@ -193,15 +170,12 @@ bind_settings (AtlasDonatePage *self)
   /* The limits only matter while donating; dimming them says so. */
   g_settings_bind (self->settings, "donate-enabled", self->caps_group, "sensitive",
                    G_SETTINGS_BIND_GET);
-  g_settings_bind_with_mapping (self->settings, "donate-storage-cap", self->storage_spin, "value",
-                                G_SETTINGS_BIND_DEFAULT, bytes_to_units_cb, units_to_bytes_cb,
-                                (gpointer) &gigabyte, NULL);
-  g_settings_bind_with_mapping (self->settings, "donate-upload-limit", self->upload_spin, "value",
-                                G_SETTINGS_BIND_DEFAULT, bytes_to_units_cb, units_to_bytes_cb,
-                                (gpointer) &megabyte, NULL);
-  g_settings_bind_with_mapping (self->settings, "donate-monthly-budget", self->budget_spin, "value",
-                                G_SETTINGS_BIND_DEFAULT, bytes_to_units_cb, units_to_bytes_cb,
-                                (gpointer) &gigabyte, NULL);
+  atlas_format_bind_bytes_as_units (self->settings, "donate-storage-cap", self->storage_spin,
+                                    "value", ATLAS_BYTES_PER_GIGABYTE);
+  atlas_format_bind_bytes_as_units (self->settings, "donate-upload-limit", self->upload_spin,
+                                    "value", ATLAS_BYTES_PER_MEGABYTE);
+  atlas_format_bind_bytes_as_units (self->settings, "donate-monthly-budget", self->budget_spin,
+                                    "value", ATLAS_BYTES_PER_GIGABYTE);
   g_settings_bind (self->settings, "donate-pause-on-metered", self->pause_metered_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind (self->settings, "donate-pause-on-power-saver", self->pause_power_switch,

@@ -8,10 +8,9 @@
 #include "atlas-preferences-window.h"
 
 #include <glib/gi18n.h>
-#include <math.h>
 #include <string.h>
 
-#define BYTES_PER_MEGABYTE 1000000.0
+#include "atlas-format.h"
 
 struct _AtlasPreferencesWindow
 {
@@ -43,21 +42,6 @@ static GParamSpec *properties[N_PROPS];
 
 /* In the order of the combo row's items. */
 static const char *const close_actions[] = { "ask", "background", "pause" };
-
-static gboolean
-bytes_to_megabytes_cb (GValue *value, GVariant *variant, gpointer user_data)
-{
-  g_value_set_double (value, (double) g_variant_get_uint64 (variant) / BYTES_PER_MEGABYTE);
-  return TRUE;
-}
-
-static GVariant *
-megabytes_to_bytes_cb (const GValue *value, const GVariantType *expected_type, gpointer user_data)
-{
-  double megabytes = MAX (g_value_get_double (value), 0.0);
-
-  return g_variant_new_uint64 ((guint64) llround (megabytes * BYTES_PER_MEGABYTE));
-}
 
 /* A limit of 0 means none; "Unlimited" says so where "0.0" would read as
  * "nothing may be downloaded". */
@@ -112,22 +96,9 @@ index_to_close_action_cb (const GValue *value, const GVariantType *expected_type
 static gboolean
 folder_to_subtitle_cb (GValue *value, GVariant *variant, gpointer user_data)
 {
-  const char *path = g_variant_get_string (variant, NULL);
-  const char *home = g_get_home_dir ();
-  gsize home_len = strlen (home);
+  g_autofree char *path = atlas_download_folder_for (g_variant_get_string (variant, NULL));
 
-  if (path[0] == '\0')
-    path = g_get_user_special_dir (G_USER_DIRECTORY_DOWNLOAD);
-  if (path == NULL)
-    path = home;
-  if (home_len > 1 && g_str_has_prefix (path, home)
-      && (path[home_len] == '/' || path[home_len] == '\0'))
-    {
-      g_autofree char *rest = g_filename_display_name (path + home_len);
-      g_value_take_string (value, g_strconcat ("~", rest, NULL));
-    }
-  else
-    g_value_take_string (value, g_filename_display_name (path));
+  g_value_take_string (value, atlas_format_folder (path));
   return TRUE;
 }
 
@@ -176,8 +147,7 @@ folder_clicked_cb (AtlasPreferencesWindow *self)
 static void
 bind_speed_limit (GSettings *settings, const char *key, GtkSpinButton *spin)
 {
-  g_settings_bind_with_mapping (settings, key, spin, "value", G_SETTINGS_BIND_DEFAULT,
-                                bytes_to_megabytes_cb, megabytes_to_bytes_cb, NULL, NULL);
+  atlas_format_bind_bytes_as_units (settings, key, spin, "value", ATLAS_BYTES_PER_MEGABYTE);
 }
 
 static void

@@ -8,8 +8,8 @@
 G_BEGIN_DECLS
 
 #define ATLAS_TYPE_PREFERENCES_WINDOW (atlas_preferences_window_get_type ())
-G_DECLARE_FINAL_TYPE (AtlasPreferencesWindow, atlas_preferences_window, ATLAS,
-                      PREFERENCES_WINDOW, AdwPreferencesWindow)
+G_DECLARE_FINAL_TYPE (AtlasPreferencesWindow, atlas_preferences_window, ATLAS, PREFERENCES_WINDOW,
+                      AdwPreferencesWindow)
 
 GtkWidget *atlas_preferences_window_new (GtkWindow *parent, GSettings *settings);
 

@@ -4,24 +4,14 @@
 #include "atlas-verify-page.h"
 
 #include <glib/gi18n.h>
-#include <locale.h>
 #include <string.h>
 
 #include "atlas-format.h"
 #include "atlas-segment-map.h"
+#include "atlas-verify-reference.h"
 
 /* A long list of ranges is unreadable; the segment map shows the rest. */
 #define MAX_RANGES_LISTED 20
-
-typedef enum
-{
-  REFERENCE_NONE,
-  REFERENCE_HASH,
-  REFERENCE_LOADING,
-  REFERENCE_METALINK,
-  REFERENCE_SUMS,
-  REFERENCE_INVALID, /* see reference_problem */
-} ReferenceKind;
 
 struct _AtlasVerifyPage
 {
@@ -30,11 +20,10 @@ struct _AtlasVerifyPage
   AtlasSession *session;
   GFile *file;
   GFile *reference_file;
-  ReferenceKind reference_kind;
+  /* NULL while no reference is chosen, while a file loads, or when it
+   * cannot be used; reference_problem then says why. */
+  AtlasVerifyReference *reference;
   char *reference_problem;
-  AtlasChecksum hash;
-  AtlasMetalink *metalink;
-  GPtrArray *sums;
 
   GCancellable *load_cancellable;
   GCancellable *verify_cancellable;
@@ -127,27 +116,6 @@ is_cancel_error (const GError *error)
          || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
-/* 1048576 as "1,048,576": byte offsets are read digit by digit, so they are
- * grouped like the locale groups numbers (a comma where it says nothing). */
-static char *
-format_grouped (guint64 value)
-{
-  const char *separator = localeconv ()->thousands_sep;
-  g_autofree char *digits = g_strdup_printf ("%" G_GUINT64_FORMAT, value);
-  GString *out = g_string_new (NULL);
-  gsize n = strlen (digits);
-
-  if (separator == NULL || *separator == '\0')
-    separator = ",";
-  for (gsize i = 0; i < n; i++)
-    {
-      if (i > 0 && (n - i) % 3 == 0)
-        g_string_append (out, separator);
-      g_string_append_c (out, digits[i]);
-    }
-  return g_string_free (out, FALSE);
-}
-
 /* "SHA-256" for people; the engine's names are the lower-case IANA ones. */
 static char *
 hash_display_name (AtlasHashType type)
@@ -155,65 +123,26 @@ hash_display_name (AtlasHashType type)
   return g_ascii_strup (atlas_hash_type_to_name (type), -1);
 }
 
-/* The <file> of @metalink that describes a file called @base: the same
- * name, the same basename, or the only one. -1 if none. The CLI's verify
- * command picks the same way. */
-static int
-find_metalink_file (const AtlasMetalink *metalink, const char *base)
-{
-  for (guint i = 0; i < metalink->files->len; i++)
-    {
-      const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, i);
-
-      if (g_str_equal (file->name, base))
-        return (int) i;
-    }
-  for (guint i = 0; i < metalink->files->len; i++)
-    {
-      const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, i);
-      g_autofree char *file_base = g_path_get_basename (file->name);
-
-      if (g_str_equal (file_base, base))
-        return (int) i;
-    }
-  return metalink->files->len == 1 ? 0 : -1;
-}
-
-static const AtlasMetalinkFile *
-matching_metalink_file (AtlasVerifyPage *self)
-{
-  g_autofree char *base = NULL;
-  int index;
-
-  if (self->reference_kind != REFERENCE_METALINK || self->file == NULL)
-    return NULL;
-  base = g_file_get_basename (self->file);
-  index = find_metalink_file (self->metalink, base);
-  return index >= 0 ? g_ptr_array_index (self->metalink->files, index) : NULL;
-}
-
-/* Fills @expect (whose checksums array is @checksums) from the file and the
- * reference. On FALSE, @problem says what the user has to change, or stays
- * NULL when something is simply not chosen yet. */
+/* Fills @expect from the file and the reference. On FALSE, @problem says
+ * what the user has to change, or stays NULL when something is simply not
+ * chosen yet. Either way @expect is to be cleared by the caller. */
 static gboolean
-build_expectation (AtlasVerifyPage *self, AtlasVerifyExpectation *expect, GArray *checksums,
-                   char **problem)
+build_expectation (AtlasVerifyPage *self, AtlasVerifyExpectation *expect, char **problem)
 {
   g_autofree char *path = NULL;
   g_autofree char *base = NULL;
+  g_autoptr (GError) error = NULL;
 
   memset (expect, 0, sizeof (*expect));
   expect->size = -1;
-  expect->checksums = checksums;
   *problem = NULL;
 
-  if (self->reference_kind == REFERENCE_INVALID)
+  if (self->reference_problem != NULL)
     {
       *problem = g_strdup (self->reference_problem);
       return FALSE;
     }
-  if (self->file == NULL || self->reference_kind == REFERENCE_NONE
-      || self->reference_kind == REFERENCE_LOADING)
+  if (self->file == NULL || self->reference == NULL)
     return FALSE;
 
   path = g_file_get_path (self->file);
@@ -224,83 +153,30 @@ build_expectation (AtlasVerifyPage *self, AtlasVerifyExpectation *expect, GArray
       return FALSE;
     }
   base = g_path_get_basename (path);
-
-  switch (self->reference_kind)
+  if (!atlas_verify_reference_get_expectation (self->reference, base, expect, &error))
     {
-    case REFERENCE_HASH:
-      g_array_append_val (checksums, self->hash);
-      return TRUE;
-
-    case REFERENCE_SUMS:
-      {
-        const AtlasSumsEntry *entry = atlas_sums_lookup (self->sums, base);
-
-        if (entry == NULL)
-          {
-            *problem = g_strdup_printf (_ ("The checksum file has no entry for “%s”. Choose the "
-                                           "checksum file that belongs to it."),
-                                        base);
-            return FALSE;
-          }
-        g_array_append_val (checksums, entry->checksum);
-        return TRUE;
-      }
-
-    case REFERENCE_METALINK:
-      {
-        const AtlasMetalinkFile *file = matching_metalink_file (self);
-
-        if (file == NULL)
-          {
-            guint n = self->metalink->files->len;
-
-            *problem = g_strdup_printf (
-                g_dngettext (NULL, "The Metalink lists %u file and it is not named “%s”.",
-                             "The Metalink lists %u files and none is named “%s”. Rename the "
-                             "file to its name in the Metalink.",
-                             n),
-                n, base);
-            return FALSE;
-          }
-        if (file->hashes != NULL)
-          g_array_append_vals (checksums, file->hashes->data, file->hashes->len);
-        expect->piece_type = file->piece_type;
-        expect->piece_length = file->piece_length;
-        expect->piece_digests = file->piece_digests;
-        expect->size = file->size;
-        if (checksums->len == 0 && file->piece_type == ATLAS_HASH_NONE)
-          {
-            *problem = g_strdup_printf (_ ("The Metalink has no hashes for “%s”, so there is "
-                                           "nothing to check it against."),
-                                        file->name);
-            return FALSE;
-          }
-        return TRUE;
-      }
-
-    case REFERENCE_NONE:
-    case REFERENCE_LOADING:
-    case REFERENCE_INVALID:
-    default:
+      *problem = g_strdup (error->message);
       return FALSE;
     }
+  return TRUE;
 }
 
 static void
 update_controls (AtlasVerifyPage *self)
 {
-  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
   AtlasVerifyExpectation expect;
   g_autofree char *problem = NULL;
-  gboolean ready = build_expectation (self, &expect, checksums, &problem);
+  gboolean ready = build_expectation (self, &expect, &problem);
   gboolean running = self->verify_cancellable != NULL;
+
+  atlas_verify_reference_clear_expectation (&expect);
 
   gtk_label_set_text (self->reference_error_label, problem != NULL ? problem : "");
   gtk_widget_set_visible (GTK_WIDGET (self->reference_error_label), problem != NULL);
   gtk_widget_set_sensitive (self->verify_button, ready && !running);
 
   /* The entry is marked only for its own mistakes, not for a bad file. */
-  if (self->reference_kind == REFERENCE_INVALID && self->reference_file == NULL)
+  if (self->reference_problem != NULL && self->reference_file == NULL)
     gtk_widget_add_css_class (GTK_WIDGET (self->hash_row), "error");
   else
     gtk_widget_remove_css_class (GTK_WIDGET (self->hash_row), "error");
@@ -354,19 +230,16 @@ forget_reference (AtlasVerifyPage *self)
     g_cancellable_cancel (self->load_cancellable);
   g_clear_object (&self->load_cancellable);
   g_clear_object (&self->reference_file);
-  g_clear_pointer (&self->metalink, atlas_metalink_free);
-  g_clear_pointer (&self->sums, g_ptr_array_unref);
+  g_clear_pointer (&self->reference, atlas_verify_reference_free);
   g_clear_pointer (&self->reference_problem, g_free);
-  memset (&self->hash, 0, sizeof (self->hash));
-  self->reference_kind = REFERENCE_NONE;
 }
 
 static void
 set_reference_problem (AtlasVerifyPage *self, char *problem)
 {
+  g_clear_pointer (&self->reference, atlas_verify_reference_free);
   g_free (self->reference_problem);
   self->reference_problem = problem;
-  self->reference_kind = REFERENCE_INVALID;
 }
 
 /* ---- verdict ------------------------------------------------------------ */
@@ -413,8 +286,8 @@ describe_result (const PageJob *job, const AtlasVerifyResult *result)
 
   if (job->size >= 0 && !result->size_matched)
     {
-      g_autofree char *actual = format_grouped (result->size);
-      g_autofree char *expected = format_grouped ((guint64) job->size);
+      g_autofree char *actual = atlas_format_grouped (result->size);
+      g_autofree char *expected = atlas_format_grouped ((guint64) job->size);
       g_autofree char *line = g_strdup_printf (
           _ ("The file has %s bytes, but %s bytes were expected."), actual, expected);
 
@@ -463,7 +336,7 @@ describe_result (const PageJob *job, const AtlasVerifyResult *result)
 
   if (text->len == 0 && result->size_matched)
     {
-      g_autofree char *size = format_grouped (result->size);
+      g_autofree char *size = atlas_format_grouped (result->size);
       g_autofree char *line = g_strdup_printf (_ ("The size matches: %s bytes."), size);
 
       append_line (text, line);
@@ -482,8 +355,8 @@ describe_bad_ranges (const PageJob *job, const AtlasVerifyResult *result)
     {
       const AtlasByteRange *range = &g_array_index (result->bad_ranges, AtlasByteRange, i);
       guint64 last = range->offset + range->length - 1;
-      g_autofree char *from = format_grouped (range->offset);
-      g_autofree char *to = format_grouped (last);
+      g_autofree char *from = atlas_format_grouped (range->offset);
+      g_autofree char *to = atlas_format_grouped (last);
       g_autofree char *line = NULL;
 
       if (job->piece_length == 0)
@@ -541,15 +414,15 @@ show_piece_map (AtlasVerifyPage *self, const AtlasVerifyResult *result)
   gtk_widget_set_visible (GTK_WIDGET (self->segment_map), TRUE);
 }
 
-/* Repair needs what the engine needs: piece hashes to find the bad parts,
- * the size, and mirrors to fetch them from. */
 static gboolean
 can_repair (AtlasVerifyPage *self)
 {
-  const AtlasMetalinkFile *file = matching_metalink_file (self);
+  g_autofree char *base = NULL;
 
-  return file != NULL && file->piece_type != ATLAS_HASH_NONE && file->n_pieces > 0
-         && file->size >= 0 && file->urls != NULL && file->urls->len > 0;
+  if (self->reference == NULL || self->file == NULL)
+    return FALSE;
+  base = g_file_get_basename (self->file);
+  return atlas_verify_reference_can_repair (self->reference, base);
 }
 
 static void
@@ -684,7 +557,6 @@ verify_done_cb (GObject *source, GAsyncResult *async_result, gpointer user_data)
 void
 atlas_verify_page_start (AtlasVerifyPage *self)
 {
-  g_autoptr (GArray) checksums = g_array_new (FALSE, TRUE, sizeof (AtlasChecksum));
   g_autofree char *problem = NULL;
   g_autofree char *path = NULL;
   AtlasVerifyExpectation expect;
@@ -694,8 +566,9 @@ atlas_verify_page_start (AtlasVerifyPage *self)
 
   if (self->verify_cancellable != NULL)
     return;
-  if (!build_expectation (self, &expect, checksums, &problem))
+  if (!build_expectation (self, &expect, &problem))
     {
+      atlas_verify_reference_clear_expectation (&expect);
       update_controls (self);
       return;
     }
@@ -706,7 +579,7 @@ atlas_verify_page_start (AtlasVerifyPage *self)
   self->verify_started_us = g_get_monotonic_time ();
 
   job = page_job_new (self, self->verify_cancellable);
-  job->checksums = g_array_ref (checksums);
+  job->checksums = g_array_ref (expect.checksums);
   job->size = expect.size;
   job->piece_type = expect.piece_type;
   job->piece_length = expect.piece_length;
@@ -720,6 +593,7 @@ atlas_verify_page_start (AtlasVerifyPage *self)
    * the job so that a late report of a cancelled check is ignored. */
   atlas_verify_file_async (path, &expect, self->verify_cancellable, verify_progress_cb, job,
                            verify_done_cb, job);
+  atlas_verify_reference_clear_expectation (&expect);
 }
 
 static void
@@ -831,30 +705,19 @@ repair_done_cb (GObject *source, GAsyncResult *async_result, gpointer user_data)
 static void
 repair_clicked_cb (GtkButton *button, AtlasVerifyPage *self)
 {
-  const AtlasMetalinkFile *file = matching_metalink_file (self);
   g_autofree char *path = NULL;
-  g_autofree char *directory = NULL;
-  g_autofree char *base = NULL;
-  g_autoptr (GPtrArray) requests = NULL;
   g_autoptr (AtlasRequest) request = NULL;
-  guint index;
 
-  if (self->session == NULL || file == NULL || self->repair_cancellable != NULL
-      || self->repair_download != NULL)
+  if (self->session == NULL || self->reference == NULL || self->file == NULL
+      || self->repair_cancellable != NULL || self->repair_download != NULL)
     return;
 
   path = g_file_get_path (self->file);
-  directory = g_path_get_dirname (path);
-  base = g_path_get_basename (path);
-  if (!g_ptr_array_find (self->metalink->files, file, &index))
+  /* The button is only shown when the reference can repair this file. */
+  request =
+      path != NULL ? atlas_verify_reference_get_repair_request (self->reference, path, NULL) : NULL;
+  if (request == NULL)
     return;
-
-  /* The request keeps the Metalink's mirrors and hashes but saves into the
-   * file the user checked, whatever its name in the Metalink. */
-  requests = atlas_request_list_from_metalink (self->metalink, directory);
-  request = atlas_request_copy (g_ptr_array_index (requests, index));
-  atlas_request_set_directory (request, directory);
-  atlas_request_set_filename (request, base);
 
   self->repair_cancellable = g_cancellable_new ();
   update_repair_button (self);
@@ -866,61 +729,23 @@ repair_clicked_cb (GtkButton *button, AtlasVerifyPage *self)
 
 /* ---- the reference ------------------------------------------------------ */
 
-static gboolean
-looks_like_metalink (GFile *file, const char *data, gsize length)
-{
-  g_autofree char *name = g_file_get_basename (file);
-  g_autofree char *lower = g_ascii_strdown (name, -1);
-  gsize i = 0;
-
-  if (g_str_has_suffix (lower, ".meta4") || g_str_has_suffix (lower, ".metalink"))
-    return TRUE;
-  /* A Metalink saved under another name still starts like XML; a SUMS
-   * file never starts with '<'. */
-  while (i < length && g_ascii_isspace (data[i]))
-    i++;
-  return i < length && data[i] == '<';
-}
-
 static void
 reference_loaded_cb (GObject *source, GAsyncResult *async_result, gpointer user_data)
 {
   g_autoptr (PageJob) job = user_data;
   g_autoptr (GError) error = NULL;
-  g_autofree char *data = NULL;
-  gsize length = 0;
-  gboolean loaded =
-      g_file_load_contents_finish (G_FILE (source), async_result, &data, &length, NULL, &error);
+  g_autoptr (AtlasVerifyReference) reference =
+      atlas_verify_reference_load_finish (async_result, &error);
   g_autoptr (AtlasVerifyPage) self = page_job_get_page (job);
-  g_autofree char *name = g_file_get_basename (G_FILE (source));
 
   if (self == NULL)
     return;
   g_clear_object (&self->load_cancellable);
 
-  if (!loaded)
-    set_reference_problem (self,
-                           g_strdup_printf (_ ("Could not read “%s”: %s"), name, error->message));
-  else if (looks_like_metalink (G_FILE (source), data, length))
-    {
-      self->metalink = atlas_metalink_parse (data, length, &error);
-      if (self->metalink == NULL)
-        set_reference_problem (self, g_strdup_printf (_ ("“%s” is not a Metalink that can be "
-                                                         "used: %s"),
-                                                      name, error->message));
-      else
-        self->reference_kind = REFERENCE_METALINK;
-    }
+  if (reference != NULL)
+    self->reference = g_steal_pointer (&reference);
   else
-    {
-      self->sums = atlas_sums_parse (data, length, ATLAS_HASH_NONE, &error);
-      if (self->sums == NULL)
-        set_reference_problem (self, g_strdup_printf (_ ("“%s” is not a checksum file that can "
-                                                         "be used: %s"),
-                                                      name, error->message));
-      else
-        self->reference_kind = REFERENCE_SUMS;
-    }
+    set_reference_problem (self, g_strdup (error->message));
   update_controls (self);
 }
 
@@ -941,10 +766,10 @@ atlas_verify_page_set_reference_file (AtlasVerifyPage *self, GFile *metalink_or_
   if (metalink_or_sums != NULL)
     {
       self->reference_file = g_object_ref (metalink_or_sums);
-      self->reference_kind = REFERENCE_LOADING;
       self->load_cancellable = g_cancellable_new ();
-      g_file_load_contents_async (metalink_or_sums, self->load_cancellable, reference_loaded_cb,
-                                  page_job_new (self, self->load_cancellable));
+      atlas_verify_reference_load_async (metalink_or_sums, self->load_cancellable,
+                                         reference_loaded_cb,
+                                         page_job_new (self, self->load_cancellable));
     }
   update_controls (self);
 }
@@ -967,11 +792,9 @@ apply_hash_text (AtlasVerifyPage *self, const char *text)
     }
 
   forget_reference (self);
-  if (atlas_checksum_parse (stripped, &self->hash, &error))
-    self->reference_kind = REFERENCE_HASH;
-  else
-    set_reference_problem (self,
-                           g_strdup_printf (_ ("This hash cannot be used: %s"), error->message));
+  self->reference = atlas_verify_reference_new_from_text (stripped, &error);
+  if (self->reference == NULL)
+    set_reference_problem (self, g_strdup (error->message));
   update_controls (self);
 }
 

@@ -76,31 +76,6 @@ atlas_cli_verify_option_context (void)
   return verify_context_new (&help_options);
 }
 
-/* The <file> of @metalink that describes @path: same name, same basename,
- * or the only one. -1 if none. */
-static int
-find_metalink_file (const AtlasMetalink *metalink, const char *path)
-{
-  g_autofree char *base = g_path_get_basename (path);
-
-  for (guint i = 0; i < metalink->files->len; i++)
-    {
-      const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, i);
-
-      if (g_str_equal (file->name, base) || g_str_equal (file->name, path))
-        return (int) i;
-    }
-  for (guint i = 0; i < metalink->files->len; i++)
-    {
-      const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, i);
-      g_autofree char *file_base = g_path_get_basename (file->name);
-
-      if (g_str_equal (file_base, base))
-        return (int) i;
-    }
-  return metalink->files->len == 1 ? 0 : -1;
-}
-
 static void
 append_ranges (GString *out, GArray *ranges)
 {
@@ -244,7 +219,7 @@ run_verify (const char *path, const AtlasVerifyExpectation *expect, AtlasCliProg
 
 /* Fetches the bad pieces of @path again on a transient session. */
 static int
-repair (const char *path, const AtlasMetalink *metalink, int file_index,
+repair (const char *path, const AtlasMetalink *metalink, guint file_index,
         const AtlasVerifyResult *verdict, VerifyOptions *o, AtlasCliProgress *progress)
 {
   const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, file_index);
@@ -350,7 +325,7 @@ atlas_cli_cmd_verify (int argc, char **argv)
   g_autoptr (AtlasCliProgress) progress = NULL;
   AtlasVerifyExpectation expect = { 0 };
   const char *path;
-  int file_index = -1;
+  guint file_index = 0;
   guint n_sources;
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -416,15 +391,16 @@ atlas_cli_cmd_verify (int argc, char **argv)
           atlas_cli_error ("%s. Check the file or download it again.", error->message);
           return atlas_cli_exit_code_for_error (error);
         }
-      file_index = find_metalink_file (metalink, path);
-      if (file_index < 0)
+      file = atlas_metalink_find_file (metalink, path);
+      if (file == NULL)
         {
           atlas_cli_error ("'%s' lists %u files and none is named like '%s'. "
                            "Rename the file to its name in the Metalink.",
                            o.metalink, metalink->files->len, path);
           return ATLAS_CLI_EXIT_INVALID_INPUT;
         }
-      file = g_ptr_array_index (metalink->files, file_index);
+      /* repair() takes the index: the Metalink's requests come in the same order. */
+      g_ptr_array_find (metalink->files, file, &file_index);
       if (file->hashes != NULL)
         g_array_append_vals (checksums, file->hashes->data, file->hashes->len);
       expect.piece_type = file->piece_type;

@@ -120,6 +120,36 @@ atlas_metalink_free (AtlasMetalink *metalink)
   g_free (metalink);
 }
 
+const AtlasMetalinkFile *
+atlas_metalink_find_file (const AtlasMetalink *metalink, const char *name)
+{
+  g_autofree char *base = NULL;
+
+  g_return_val_if_fail (metalink != NULL, NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  base = g_path_get_basename (name);
+  /* An exact match wins over a basename match anywhere in the list, so a
+   * document that lists "a/x.iso" and "x.iso" picks the latter for "x.iso". */
+  for (guint i = 0; i < metalink->files->len; i++)
+    {
+      const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, i);
+
+      if (g_str_equal (file->name, base) || g_str_equal (file->name, name))
+        return file;
+    }
+  for (guint i = 0; i < metalink->files->len; i++)
+    {
+      const AtlasMetalinkFile *file = g_ptr_array_index (metalink->files, i);
+      g_autofree char *file_base = g_path_get_basename (file->name);
+
+      if (g_str_equal (file_base, base))
+        return file;
+    }
+  /* A file renamed on disk still belongs to a single-file Metalink. */
+  return metalink->files->len == 1 ? g_ptr_array_index (metalink->files, 0) : NULL;
+}
+
 static void
 namespace_binding_clear (NamespaceBinding *binding)
 {

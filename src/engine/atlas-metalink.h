@@ -49,6 +49,11 @@ AtlasMetalink *atlas_metalink_parse (const char *data, gsize length, GError **er
 char *atlas_metalink_to_xml (const AtlasMetalink *metalink);
 AtlasMetalink *atlas_metalink_new (void);
 void atlas_metalink_free (AtlasMetalink *metalink);
+/* The <file> that describes a file called @name (a bare name or a path): in
+ * order, the first whose name equals @name or @name's basename, else the
+ * first whose basename equals @name's basename, else the only <file> of a
+ * single-file document whatever its name. NULL when none fits. */
+const AtlasMetalinkFile *atlas_metalink_find_file (const AtlasMetalink *metalink, const char *name);
 AtlasMetalinkFile *atlas_metalink_file_new (void);
 void atlas_metalink_file_free (AtlasMetalinkFile *file);
 

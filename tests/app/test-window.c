@@ -299,6 +299,85 @@ test_filter_and_search (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (g_list_model_get_n_items (visible), ==, 2);
 }
 
+/* Every control a person can operate says what it does to a screen reader:
+ * its own label, a tooltip (GTK uses it as the accessible description and,
+ * without a label, the name), or the title of the preferences row it sits in. */
+static gboolean
+control_has_name (GtkWidget *widget)
+{
+  const char *tooltip = gtk_widget_get_tooltip_text (widget);
+
+  if (tooltip != NULL && *tooltip != '\0')
+    return TRUE;
+  if (GTK_IS_BUTTON (widget) && gtk_button_get_label (GTK_BUTTON (widget)) != NULL)
+    return TRUE;
+  if (GTK_IS_MENU_BUTTON (widget) && gtk_menu_button_get_label (GTK_MENU_BUTTON (widget)) != NULL)
+    return TRUE;
+  if (GTK_IS_BUTTON (widget) && GTK_IS_LABEL (gtk_button_get_child (GTK_BUTTON (widget))))
+    return TRUE;
+  for (GtkWidget *up = gtk_widget_get_parent (widget); up != NULL; up = gtk_widget_get_parent (up))
+    if (ADW_IS_PREFERENCES_ROW (up))
+      return adw_preferences_row_get_title (ADW_PREFERENCES_ROW (up)) != NULL;
+  return FALSE;
+}
+
+static gboolean
+is_unnamed_control (GtkWidget *widget, gpointer data)
+{
+  gboolean control = GTK_IS_BUTTON (widget) || GTK_IS_MENU_BUTTON (widget) || GTK_IS_SWITCH (widget)
+                     || GTK_IS_SPIN_BUTTON (widget) || GTK_IS_DROP_DOWN (widget);
+
+  /* GTK's and libadwaita's own inner parts (the title bar's window buttons,
+   * a drop-down's inner button, a toast's close button) are theirs to label. */
+  if (!control || !gtk_widget_get_visible (widget))
+    return FALSE;
+  for (GtkWidget *up = gtk_widget_get_parent (widget); up != NULL; up = gtk_widget_get_parent (up))
+    if (GTK_IS_WINDOW_CONTROLS (up) || GTK_IS_DROP_DOWN (up) || GTK_IS_MENU_BUTTON (up)
+        || GTK_IS_SPIN_BUTTON (up) || ADW_IS_VIEW_SWITCHER (up)
+        || g_str_equal (G_OBJECT_TYPE_NAME (up), "AdwToastWidget"))
+      return FALSE;
+  return !control_has_name (widget);
+}
+
+static void
+assert_controls_named (GtkWidget *root, const char *what)
+{
+  GtkWidget *unnamed = ui_test_find (root, GTK_TYPE_WIDGET, is_unnamed_control, NULL);
+
+  if (unnamed != NULL)
+    g_error ("%s: a %s (css name %s, parent %s) has no accessible name", what,
+             G_OBJECT_TYPE_NAME (unnamed), gtk_widget_get_css_name (unnamed),
+             G_OBJECT_TYPE_NAME (gtk_widget_get_parent (unnamed)));
+}
+
+static void
+test_controls_are_labelled (Fixture *fixture, gconstpointer data)
+{
+  GtkWindow *parent = GTK_WINDOW (fixture->window);
+  GtkWidget *dialog = atlas_add_dialog_new (parent, fixture->session, fixture->settings);
+  GtkWidget *preferences = atlas_preferences_window_new (parent, fixture->settings);
+  g_autofree char *url = test_mirror_url (fixture->mirror, "-", "small.bin");
+  const char *links[] = { url, NULL };
+  const char *pages[] = { "downloads", "verify", "donate" };
+
+  /* With a download selected, so the action bar is shown too. */
+  atlas_window_add_links (fixture->window, links);
+  test_run_for (200);
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      gtk_widget_activate_action (GTK_WIDGET (fixture->window), "win.show-page", "s", pages[i]);
+      test_run_for (100);
+      assert_controls_named (GTK_WIDGET (fixture->window), pages[i]);
+    }
+  gtk_window_present (GTK_WINDOW (dialog));
+  gtk_window_present (GTK_WINDOW (preferences));
+  test_run_for (200);
+  assert_controls_named (dialog, "add dialog");
+  assert_controls_named (preferences, "preferences");
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  gtk_window_destroy (GTK_WINDOW (preferences));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -312,5 +391,6 @@ main (int argc, char **argv)
   ADD ("pause-resume", test_pause_resume);
   ADD ("drop-uri-list", test_drop_uri_list);
   ADD ("filter-and-search", test_filter_and_search);
+  ADD ("controls-are-labelled", test_controls_are_labelled);
   return g_test_run ();
 }

@@ -458,6 +458,48 @@ test_metalink_to_xml_round_trip (void)
   assert_files_equal (file, g_ptr_array_index (rebuilt->files, 0));
 }
 
+static void
+test_metalink_find_file (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) several =
+      parse_text (ML4_OPEN "<file name=\"sub/image.iso\"><url>http://h/1</url></file>"
+                           "<file name=\"image.iso\"><url>http://h/2</url></file>"
+                           "<file name=\"docs/readme.txt\"><url>http://h/3</url></file>" ML4_CLOSE,
+                  &error);
+  g_autoptr (AtlasMetalink) single = NULL;
+  g_autoptr (AtlasMetalink) empty = atlas_metalink_new ();
+  const AtlasMetalinkFile *found;
+
+  g_assert_no_error (error);
+
+  /* The exact name wins over an earlier <file> with the same basename. */
+  found = atlas_metalink_find_file (several, "image.iso");
+  g_assert_nonnull (found);
+  g_assert_cmpstr (found->name, ==, "image.iso");
+  /* A path on disk is matched by its basename first... */
+  found = atlas_metalink_find_file (several, "/home/someone/Downloads/image.iso");
+  g_assert_cmpstr (found->name, ==, "image.iso");
+  /* ...or as a whole when it is the name in the document. */
+  found = atlas_metalink_find_file (several, "sub/image.iso");
+  g_assert_cmpstr (found->name, ==, "sub/image.iso");
+  /* A name in a folder of the document is found by its basename. */
+  found = atlas_metalink_find_file (several, "/tmp/readme.txt");
+  g_assert_cmpstr (found->name, ==, "docs/readme.txt");
+  /* With several files, a name the document does not know matches none. */
+  g_assert_null (atlas_metalink_find_file (several, "image-renamed.iso"));
+
+  /* With one file, a renamed copy still belongs to it. */
+  single = parse_text (ML4_OPEN "<file name=\"image.iso\"><url>http://h/1</url></file>" ML4_CLOSE,
+                       &error);
+  g_assert_no_error (error);
+  found = atlas_metalink_find_file (single, "/tmp/image-renamed.iso");
+  g_assert_nonnull (found);
+  g_assert_cmpstr (found->name, ==, "image.iso");
+
+  g_assert_null (atlas_metalink_find_file (empty, "image.iso"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -483,6 +525,7 @@ main (int argc, char **argv)
   g_test_add_func ("/metalink/huge-document", test_metalink_huge_document);
   g_test_add_func ("/metalink/unknown-elements-ignored", test_metalink_unknown_elements_ignored);
   g_test_add_func ("/metalink/to-xml-round-trip", test_metalink_to_xml_round_trip);
+  g_test_add_func ("/metalink/find-file", test_metalink_find_file);
 
   return g_test_run ();
 }
