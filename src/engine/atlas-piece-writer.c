@@ -1,7 +1,7 @@
-#include "atlas-worker-thread.h"
 #include "atlas-piece-writer.h"
 
 #include "atlas-error.h"
+#include "atlas-worker-thread.h"
 
 #include <errno.h>
 #include <fcntl.h>

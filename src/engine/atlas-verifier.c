@@ -16,10 +16,10 @@
  * verify into SIGBUS. ATLAS_VERIFY_MMAP=1 maps the file instead, so the
  * benchmark can compare the two on other machines.
  */
-#include "atlas-worker-thread.h"
 #include "atlas-verifier.h"
 
 #include "atlas-error.h"
+#include "atlas-worker-thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
