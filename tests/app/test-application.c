@@ -256,6 +256,22 @@ test_close_cancelled (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
 }
 
+static void
+test_preferences_apply_live (Fixture *fixture, gconstpointer data)
+{
+  AtlasSettings *engine = atlas_session_get_settings (atlas_application_get_session (fixture->app));
+
+  /* What the preferences window writes reaches the running engine at once. */
+  g_settings_set_uint (fixture->settings, "max-concurrent-downloads", 7);
+  g_settings_set_uint64 (fixture->settings, "global-speed-limit", 2000000);
+  g_assert_cmpuint (atlas_settings_get_max_concurrent_downloads (engine), ==, 7);
+  g_assert_cmpuint (atlas_settings_get_global_speed_limit (engine), ==, 2000000);
+  g_assert_cmpstr (atlas_settings_get_download_directory (engine), ==, fixture->out_dir);
+  g_settings_reset (fixture->settings, "max-concurrent-downloads");
+  g_settings_reset (fixture->settings, "global-speed-limit");
+  g_assert_cmpuint (atlas_settings_get_max_concurrent_downloads (engine), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -267,5 +283,6 @@ main (int argc, char **argv)
   ADD ("close-pauses", test_close_pauses);
   ADD ("close-asks-and-keeps-downloading", test_close_asks_and_keeps_downloading);
   ADD ("close-cancelled", test_close_cancelled);
+  ADD ("preferences-apply-live", test_preferences_apply_live);
   return g_test_run ();
 }
