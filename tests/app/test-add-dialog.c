@@ -73,29 +73,11 @@ open_dialog (Fixture *fixture)
   gtk_window_present (GTK_WINDOW (fixture->dialog));
 }
 
-/* Labelled @data by tooltip, row title, text or accessible label: the way
- * assistive technology would find it. */
-static gboolean
-has_label (GtkWidget *widget, gpointer data)
-{
-  const char *label = data;
-  g_autofree char *mismatch = NULL;
-
-  if (g_strcmp0 (gtk_widget_get_tooltip_text (widget), label) == 0)
-    return TRUE;
-  if (ADW_IS_PREFERENCES_ROW (widget)
-      && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), label) == 0)
-    return TRUE;
-  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (widget),
-                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, label);
-  return mismatch == NULL;
-}
-
 static GtkWidget *
 find (Fixture *fixture, GType type, const char *label)
 {
   GtkWidget *widget =
-      ui_test_find (GTK_WIDGET (fixture->dialog), type, has_label, (gpointer) label);
+      ui_test_find (GTK_WIDGET (fixture->dialog), type, ui_test_has_label, (gpointer) label);
 
   if (widget == NULL)
     g_error ("no %s labelled “%s” in the dialog", g_type_name (type), label);

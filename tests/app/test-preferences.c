@@ -54,30 +54,10 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   g_object_unref (fixture->settings);
 }
 
-/* Labelled @data by tooltip, row title, text or accessible label: the way
- * assistive technology would find it. */
-static gboolean
-has_label (GtkWidget *widget, gpointer data)
-{
-  const char *label = data;
-  g_autofree char *mismatch = NULL;
-
-  if (g_strcmp0 (gtk_widget_get_tooltip_text (widget), label) == 0)
-    return TRUE;
-  if (ADW_IS_PREFERENCES_ROW (widget)
-      && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), label) == 0)
-    return TRUE;
-  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), label) == 0)
-    return TRUE;
-  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (widget),
-                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, label);
-  return mismatch == NULL;
-}
-
 static GtkWidget *
 find (Fixture *fixture, GType type, const char *label)
 {
-  GtkWidget *widget = ui_test_find (fixture->window, type, has_label, (gpointer) label);
+  GtkWidget *widget = ui_test_find (fixture->window, type, ui_test_has_label, (gpointer) label);
 
   if (widget == NULL)
     g_error ("no %s labelled “%s”", g_type_name (type), label);
@@ -265,7 +245,7 @@ test_causes (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (g_strv_length (after_remove), ==, 1);
   g_assert_cmpstr (after_remove[0], ==, "Tor Project & friends");
   g_assert_null (
-      ui_test_find (fixture->window, ADW_TYPE_ACTION_ROW, has_label, (gpointer) "Debian"));
+      ui_test_find (fixture->window, ADW_TYPE_ACTION_ROW, ui_test_has_label, (gpointer) "Debian"));
 }
 
 int

@@ -42,25 +42,31 @@ ui_test_find (GtkWidget *root, GType type, gboolean (*match) (GtkWidget *widget,
   return NULL;
 }
 
-static gboolean
-has_label (GtkWidget *widget, gpointer data)
+gboolean
+ui_test_has_label (GtkWidget *widget, gpointer data)
 {
   const char *text = data;
   const char *tooltip = gtk_widget_get_tooltip_text (widget);
+  g_autofree char *mismatch = NULL;
 
   if (tooltip != NULL && g_str_equal (tooltip, text))
     return TRUE;
   if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (widget)), text) == 0)
     return TRUE;
-  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_label (GTK_LABEL (widget)), text) == 0)
+  if (GTK_IS_LABEL (widget) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (widget)), text) == 0)
     return TRUE;
-  return FALSE;
+  if (ADW_IS_PREFERENCES_ROW (widget)
+      && g_strcmp0 (adw_preferences_row_get_title (ADW_PREFERENCES_ROW (widget)), text) == 0)
+    return TRUE;
+  mismatch = gtk_test_accessible_check_property (GTK_ACCESSIBLE (widget),
+                                                 GTK_ACCESSIBLE_PROPERTY_LABEL, text);
+  return mismatch == NULL;
 }
 
 GtkWidget *
 ui_test_find_by_label (GtkWidget *root, const char *text)
 {
-  return ui_test_find (root, GTK_TYPE_WIDGET, has_label, (gpointer) text);
+  return ui_test_find (root, GTK_TYPE_WIDGET, ui_test_has_label, (gpointer) text);
 }
 
 GdkTexture *

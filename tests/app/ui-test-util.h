@@ -21,7 +21,11 @@ gboolean ui_test_wait_until (gboolean (*check) (gpointer data), gpointer data, g
  * (may be NULL) returns TRUE. */
 GtkWidget *ui_test_find (GtkWidget *root, GType type,
                          gboolean (*match) (GtkWidget *widget, gpointer data), gpointer data);
-/* A button (or any widget) whose accessible label, tooltip or label is @text. */
+/* Whether @widget is labelled @data (a string) the way assistive technology
+ * would find it: tooltip, button label, label text, preferences row title or
+ * accessible label. A match function for ui_test_find. */
+gboolean ui_test_has_label (GtkWidget *widget, gpointer data);
+/* The first widget below @root labelled @text. */
 GtkWidget *ui_test_find_by_label (GtkWidget *root, const char *text);
 
 /* Renders @widget (mapped) into a texture. */
