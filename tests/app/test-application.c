@@ -71,6 +71,131 @@ start_notification_server (void)
                                 NULL, NULL, NULL, NULL);
 }
 
+/* ---- a session manager, for suspend inhibition --------------------------- */
+
+static const char session_manager_xml[] =
+    "<node><interface name='org.gnome.SessionManager'>"
+    "<method name='Inhibit'><arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "<arg type='s' direction='in'/><arg type='u' direction='in'/>"
+    "<arg type='u' direction='out'/></method>"
+    "<method name='Uninhibit'><arg type='u' direction='in'/></method>"
+    "<method name='IsInhibited'><arg type='u' direction='in'/>"
+    "<arg type='b' direction='out'/></method>"
+    "</interface></node>";
+
+/* Cookies handed out for suspend and not given back yet; the server runs on
+ * its own thread (GTK calls Inhibit synchronously from the main thread, which
+ * would wait for itself), so the set is guarded. */
+static GHashTable *suspend_inhibitors;
+static GMutex inhibitors_lock;
+static guint next_cookie = 1;
+
+static void
+session_manager_method_cb (GDBusConnection *connection, const char *sender, const char *path,
+                           const char *interface, const char *method, GVariant *parameters,
+                           GDBusMethodInvocation *invocation, gpointer user_data)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&inhibitors_lock);
+
+  if (g_str_equal (method, "Inhibit"))
+    {
+      guint flags;
+      guint cookie = next_cookie++;
+
+      g_variant_get (parameters, "(&su&su)", NULL, NULL, NULL, &flags);
+      if (flags & GTK_APPLICATION_INHIBIT_SUSPEND)
+        g_hash_table_add (suspend_inhibitors, GUINT_TO_POINTER (cookie));
+      g_dbus_method_invocation_return_value (invocation, g_variant_new ("(u)", cookie));
+    }
+  else if (g_str_equal (method, "Uninhibit"))
+    {
+      guint cookie;
+
+      g_variant_get (parameters, "(u)", &cookie);
+      g_hash_table_remove (suspend_inhibitors, GUINT_TO_POINTER (cookie));
+      g_dbus_method_invocation_return_value (invocation, NULL);
+    }
+  else
+    g_dbus_method_invocation_return_value (
+        invocation, g_variant_new ("(b)", g_hash_table_size (suspend_inhibitors) > 0));
+}
+
+static gboolean name_acquired;
+
+static void
+session_manager_name_cb (GDBusConnection *connection, const char *name, gpointer user_data)
+{
+  g_atomic_int_set (&name_acquired, TRUE);
+}
+
+static gpointer
+session_manager_thread (gpointer data)
+{
+  static const GDBusInterfaceVTable vtable = { session_manager_method_cb };
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (GDBusNodeInfo) info = g_dbus_node_info_new_for_xml (session_manager_xml, NULL);
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *address = g_dbus_address_get_for_bus_sync (G_BUS_TYPE_SESSION, NULL, &error);
+
+  g_main_context_push_thread_default (context);
+  g_assert_no_error (error);
+  bus =
+      g_dbus_connection_new_for_address_sync (address,
+                                              G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT
+                                                  | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                              NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_dbus_connection_register_object (bus, "/org/gnome/SessionManager", info->interfaces[0], &vtable,
+                                     NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_bus_own_name_on_connection (bus, "org.gnome.SessionManager", G_BUS_NAME_OWNER_FLAGS_NONE,
+                                session_manager_name_cb, NULL, NULL, NULL);
+  /* Serves until the test program exits. */
+  while (TRUE)
+    g_main_context_iteration (context, TRUE);
+  return NULL;
+}
+
+static void
+start_session_manager (void)
+{
+  suspend_inhibitors = g_hash_table_new (NULL, NULL);
+  g_thread_unref (g_thread_new ("fake-session-manager", session_manager_thread, NULL));
+  while (!g_atomic_int_get (&name_acquired))
+    g_usleep (10000);
+}
+
+/* Earlier tests' applications are gone without giving their cookies back (a
+ * real session manager drops those when the client leaves the bus). */
+static void
+forget_inhibitors (void)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&inhibitors_lock);
+
+  g_hash_table_remove_all (suspend_inhibitors);
+}
+
+static guint
+n_suspend_inhibitors (void)
+{
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&inhibitors_lock);
+
+  return g_hash_table_size (suspend_inhibitors);
+}
+
+static gboolean
+suspend_inhibited (gpointer data)
+{
+  return n_suspend_inhibitors () > 0;
+}
+
+static gboolean
+suspend_allowed (gpointer data)
+{
+  return n_suspend_inhibitors () == 0;
+}
+
 static gboolean
 notified (gpointer data)
 {
@@ -272,11 +397,24 @@ test_preferences_apply_live (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_settings_get_max_concurrent_downloads (engine), ==, 3);
 }
 
+static void
+test_inhibits_suspend_while_downloading (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download;
+
+  forget_inhibitors ();
+  download = start_slow_download (fixture);
+  g_assert_true (ui_test_wait_until (suspend_inhibited, NULL, 5000));
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (ui_test_wait_until (suspend_allowed, NULL, 5000));
+}
+
 int
 main (int argc, char **argv)
 {
   ui_test_init (&argc, &argv);
   start_notification_server ();
+  start_session_manager ();
 
 #define ADD(name, func)                                                                            \
   g_test_add ("/application/" name, Fixture, NULL, fixture_setup, func, fixture_teardown)
@@ -284,5 +422,6 @@ main (int argc, char **argv)
   ADD ("close-asks-and-keeps-downloading", test_close_asks_and_keeps_downloading);
   ADD ("close-cancelled", test_close_cancelled);
   ADD ("preferences-apply-live", test_preferences_apply_live);
+  ADD ("inhibits-suspend-while-downloading", test_inhibits_suspend_while_downloading);
   return g_test_run ();
 }
