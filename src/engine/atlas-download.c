@@ -47,6 +47,7 @@ enum
 static GParamSpec *properties[N_PROPS];
 
 static void restart_file_hash (AtlasDownload *self);
+static void forget_piece (AtlasDownload *self, guint piece, guint tainted_by);
 static void publish_settled_figures (AtlasDownload *self);
 static guint signals[N_SIGNALS];
 
@@ -113,6 +114,12 @@ stop_workers (AtlasDownload *self)
   self->stopping = TRUE;
   if (writer != NULL)
     atlas_piece_writer_close (writer);
+  /* A piece the writer checked but could not make durable (it had failed:
+   * disk full, I/O error) is not surely on disk. Fetch it again after a
+   * resume; kept, it would wait forever for a sync from a writer that is gone. */
+  for (guint i = 0; self->scheduler != NULL && i < self->n_pieces; i++)
+    if (self->piece_states[i] == ATLAS_PIECE_WRITTEN)
+      forget_piece (self, i, G_MAXUINT);
   g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
   self->stopping = FALSE;
 }
