@@ -126,7 +126,6 @@ struct _AtlasDownload
   AtlasFileHasher *file_hasher;
   GArray *file_digests;        /* AtlasChecksum computed, when done */
   gboolean finalizing;         /* the rename into place is running */
-  guint settle_ticks;          /* ticks still due after stopping (late source news) */
   gboolean stopping;           /* the workers are being closed */
   gboolean needs_revalidation; /* restored after a crash: check unrecorded pieces */
   gboolean revalidating;

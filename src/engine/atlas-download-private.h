@@ -26,8 +26,8 @@ void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, g
 void _atlas_download_activate (AtlasDownload *self); /* QUEUED -> ACTIVE */
 void _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state);
 void _atlas_download_tick (AtlasDownload *self, gint64 now);
-/* Whether the next tick has anything to do: the download runs, or stopped
- * recently (cancelled connections still report about their sources). */
+/* Whether the next tick has anything to do: only a running download changes
+ * between ticks (a stopped one published its final figures when it stopped). */
 gboolean _atlas_download_wants_tick (AtlasDownload *self);
 /* Resumes transfers paused by a speed limit once tokens are available. */
 void _atlas_download_unpause_transfers (AtlasDownload *self);

@@ -741,7 +741,10 @@ release_connection (AtlasDownload *self, Connection *connection)
   if (self->writer != NULL)
     atlas_piece_writer_end_stream (self->writer, connection->stream);
   source->connections--;
-  if (source->connections == 0 && source->state == ATLAS_SOURCE_ACTIVE)
+  /* Nothing of it is connecting or sending any more; a failure or a ban
+   * recorded after the release sets the state that explains why. */
+  if (source->connections == 0
+      && (source->state == ATLAS_SOURCE_ACTIVE || source->state == ATLAS_SOURCE_CONNECTING))
     source->state = ATLAS_SOURCE_IDLE;
   if (self->session != NULL)
     _atlas_session_release_host (self->session, source->host_key);

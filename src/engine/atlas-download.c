@@ -114,12 +114,14 @@ stop_workers (AtlasDownload *self)
   self->stopping = TRUE;
   if (writer != NULL)
     atlas_piece_writer_close (writer);
-  /* A piece the writer checked but could not make durable (it had failed:
-   * disk full, I/O error) is not surely on disk. Fetch it again after a
-   * resume; kept, it would wait forever for a sync from a writer that is gone. */
-  for (guint i = 0; self->scheduler != NULL && i < self->n_pieces; i++)
-    if (self->piece_states[i] == ATLAS_PIECE_WRITTEN)
-      forget_piece (self, i, G_MAXUINT);
+  /* A piece still "written" after the close is either received but never
+   * checked or checked but not durable: the writer had failed (disk full, I/O
+   * error) and discarded it. Fetch it again after a resume; kept, it would
+   * wait forever for a verdict or a sync from a writer that is gone. */
+  for (guint piece = 0; self->scheduler != NULL && piece < self->n_pieces; piece++)
+    if (self->piece_states[piece] == ATLAS_PIECE_WRITTEN)
+      forget_piece (self, piece, G_MAXUINT);
+  self->received_unchecked = 0;
   g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
   self->stopping = FALSE;
 }
@@ -253,7 +255,6 @@ _atlas_download_set_state (AtlasDownload *self, AtlasDownloadState state, const 
   if (state != ATLAS_DOWNLOAD_ACTIVE && state != ATLAS_DOWNLOAD_VERIFYING)
     {
       publish_settled_figures (self);
-      self->settle_ticks = 2;
     }
   /* State changes are rare and decisive (a CLI waits for them): notify now. */
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
@@ -1185,17 +1186,10 @@ void
 _atlas_download_deactivate (AtlasDownload *self, AtlasDownloadState state)
 {
   _atlas_download_cancel_all (self);
+  /* Also forgets pieces that were received or checked but not yet durable. */
   stop_workers (self);
-  self->received_unchecked = 0;
-  /* Pieces that were written but not yet durable must be fetched again. */
-  if (self->scheduler != NULL)
-    for (guint piece = 0; piece < self->n_pieces; piece++)
-      if (atlas_scheduler_is_done (self->scheduler, piece) && !piece_is_durable (self, piece))
-        forget_piece (self, piece, G_MAXUINT);
   _atlas_download_persist (self);
-  self->speed = 0;
-  self->eta = -1;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SPEED]);
+  /* Setting the state publishes zero speed and the final figures. */
   {
     g_autofree char *message =
         state == ATLAS_DOWNLOAD_FAILED ? g_strdup (self->error_message) : NULL;
@@ -1276,11 +1270,6 @@ publish_settled_figures (AtlasDownload *self)
 
       source->speed = 0;
       source->bytes_at_tick = source->bytes;
-      /* Its connections were cancelled with the download: it is no longer
-       * connecting or sending. */
-      if (source->connections == 0
-          && (source->state == ATLAS_SOURCE_CONNECTING || source->state == ATLAS_SOURCE_ACTIVE))
-        source->state = ATLAS_SOURCE_IDLE;
       publish_source (source);
     }
   g_object_freeze_notify (G_OBJECT (self));
@@ -1296,8 +1285,7 @@ publish_settled_figures (AtlasDownload *self)
 gboolean
 _atlas_download_wants_tick (AtlasDownload *self)
 {
-  return self->state == ATLAS_DOWNLOAD_ACTIVE || self->state == ATLAS_DOWNLOAD_VERIFYING
-         || self->settle_ticks > 0;
+  return self->state == ATLAS_DOWNLOAD_ACTIVE || self->state == ATLAS_DOWNLOAD_VERIFYING;
 }
 
 void
@@ -1310,8 +1298,6 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
 
   if (self->state == ATLAS_DOWNLOAD_ACTIVE)
     _atlas_download_check_stalls (self, now);
-  else if (self->state != ATLAS_DOWNLOAD_VERIFYING && self->settle_ticks > 0)
-    self->settle_ticks--;
 
   completed = completed_bytes_now (self);
 
