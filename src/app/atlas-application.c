@@ -107,19 +107,17 @@ notify_download (AtlasApplication *self, AtlasDownload *download)
 {
   AtlasDownloadState state = atlas_download_get_state (download);
   g_autoptr (GNotification) notification = NULL;
-  g_autofree char *id =
-      g_strdup_printf ("download-%" G_GUINT64_FORMAT, atlas_download_get_id (download));
-  GVariant *target = g_variant_new_uint64 (atlas_download_get_id (download));
+  g_autofree char *id = NULL;
+  g_autoptr (GVariant) target = NULL;
   AtlasWindow *window = main_window (self, FALSE);
 
   if (state != ATLAS_DOWNLOAD_COMPLETE && state != ATLAS_DOWNLOAD_FAILED)
     return;
   /* Someone looking at the window sees the row change; tell everyone else. */
   if (window != NULL && gtk_window_is_active (GTK_WINDOW (window)))
-    {
-      g_variant_unref (g_variant_ref_sink (target));
-      return;
-    }
+    return;
+  id = g_strdup_printf ("download-%" G_GUINT64_FORMAT, atlas_download_get_id (download));
+  target = g_variant_ref_sink (g_variant_new_uint64 (atlas_download_get_id (download)));
   if (state == ATLAS_DOWNLOAD_COMPLETE)
     {
       notification = g_notification_new (_ ("Download complete"));

@@ -18,9 +18,9 @@ download_directory (AtlasWindow *self)
   return *directory != '\0' ? g_steal_pointer (&directory) : NULL;
 }
 
-/* Adds @requests; returns a sentence for the toast. */
+/* Adds @requests; returns a sentence for the toast and sets @n_added. */
 static char *
-add_requests (AtlasWindow *self, GPtrArray *requests)
+add_requests (AtlasWindow *self, GPtrArray *requests, guint *n_added_out)
 {
   AtlasSession *session = atlas_window_get_session (self);
   g_autoptr (GString) problems = g_string_new (NULL);
@@ -46,6 +46,8 @@ add_requests (AtlasWindow *self, GPtrArray *requests)
     }
   if (last != NULL)
     atlas_queue_page_select (atlas_window_get_queue_page (self), last, FALSE);
+  if (n_added_out != NULL)
+    *n_added_out = n_added;
   if (n_added == 0 && n_problems == 1)
     return g_string_free (g_steal_pointer (&problems), FALSE);
   if (n_problems == 0)
@@ -61,19 +63,18 @@ atlas_window_add_links (AtlasWindow *self, const char *const *links)
       g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_request_free);
   g_autofree char *directory = download_directory (self);
   g_autofree char *message = NULL;
-  guint before;
-  AtlasSession *session = atlas_window_get_session (self);
+  guint n_added = 0;
 
-  if (session == NULL)
+  if (atlas_window_get_session (self) == NULL)
     {
       atlas_window_show_toast (self, _ ("The download queue is not open yet"));
       return 0;
     }
+  /* A link that makes no request is left out here and told about below. */
   for (guint i = 0; links != NULL && links[i] != NULL; i++)
     {
-      g_autoptr (GError) error = NULL;
       AtlasRequest *request =
-          atlas_input_request_for_url (links[i], NULL, NULL, directory, FALSE, &error);
+          atlas_input_request_for_url (links[i], NULL, NULL, directory, FALSE, NULL);
 
       if (request != NULL)
         g_ptr_array_add (requests, request);
@@ -83,10 +84,9 @@ atlas_window_add_links (AtlasWindow *self, const char *const *links)
       atlas_window_show_toast (self, _ ("No http, https or ftp link to download"));
       return 0;
     }
-  before = g_list_model_get_n_items (G_LIST_MODEL (session));
-  message = add_requests (self, requests);
+  message = add_requests (self, requests, &n_added);
   atlas_window_show_toast (self, message);
-  return g_list_model_get_n_items (G_LIST_MODEL (session)) - before;
+  return n_added;
 }
 
 static void
@@ -104,7 +104,7 @@ metalink_loaded_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (atlas_window_get_session (self) == NULL)
     return;
-  message = add_requests (self, requests);
+  message = add_requests (self, requests, NULL);
   atlas_window_show_toast (self, message);
 }
 

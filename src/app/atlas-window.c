@@ -123,8 +123,7 @@ atlas_window_open_add_dialog (AtlasWindow *self, const char *text)
   dialog = atlas_add_dialog_new (GTK_WINDOW (self), self->session, self->settings);
   if (text != NULL)
     atlas_add_dialog_set_urls (ATLAS_ADD_DIALOG (dialog), text);
-  if (g_signal_lookup ("added", ATLAS_TYPE_ADD_DIALOG) != 0)
-    g_signal_connect_object (dialog, "added", G_CALLBACK (added_cb), self, 0);
+  g_signal_connect_object (dialog, "added", G_CALLBACK (added_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
