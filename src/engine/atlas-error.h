@@ -27,7 +27,10 @@ typedef enum
   ATLAS_ERROR_BUSY,  /* the queue is owned by another process */
   ATLAS_ERROR_CANCELLED,
   ATLAS_ERROR_NOT_FOUND,
-  ATLAS_ERROR_EXISTS, /* the same file is already in the queue */
+  ATLAS_ERROR_EXISTS,         /* the same file is already in the queue */
+  ATLAS_ERROR_PROTOCOL,       /* a peer or the tracker broke its protocol */
+  ATLAS_ERROR_AUTHENTICATION, /* a peer's certificate did not match its fingerprint */
+  ATLAS_ERROR_PERMISSION,     /* the tracker refused: no token, or not allowed */
 } AtlasError;
 
 GQuark atlas_error_quark (void);
