@@ -18,6 +18,9 @@ struct _AtlasScheduler
   guint n_done;
   guint first_missing; /* no MISSING piece below this index */
   GPtrArray *ranges;
+  guint16 *holders; /* per piece: connected peers that hold it */
+  gboolean swarming;
+  GRand *rand; /* breaks ties between equally rare pieces */
 };
 
 /* Endgame copies cost bandwidth, so only a piece that would otherwise keep
@@ -33,6 +36,8 @@ atlas_scheduler_new (guint n_pieces)
   self->state = g_new0 (guint8, MAX (n_pieces, 1));
   self->tainted = g_new0 (guint64, MAX (n_pieces, 1));
   self->ranges = g_ptr_array_new_with_free_func (g_free);
+  self->holders = g_new0 (guint16, MAX (n_pieces, 1));
+  self->rand = g_rand_new ();
   return self;
 }
 
@@ -44,6 +49,8 @@ atlas_scheduler_free (AtlasScheduler *self)
   g_ptr_array_unref (self->ranges);
   g_free (self->state);
   g_free (self->tainted);
+  g_free (self->holders);
+  g_rand_free (self->rand);
   g_free (self);
 }
 
@@ -129,40 +136,111 @@ claim_missing (AtlasScheduler *self, guint source, guint max_pieces, gpointer ow
   return new_range (self, start, end, source, owner);
 }
 
-/* Step 2: the larger half of the largest range still being fetched. */
+static gboolean
+bit_is_set (const guint8 *bits, guint piece)
+{
+  return (bits[piece / 8] & (0x80 >> (piece % 8))) != 0;
+}
+
+static gboolean
+holds (const guint8 *bits, guint piece)
+{
+  return bits == NULL || bit_is_set (bits, piece);
+}
+
+/* How many pieces at the end of @range's movable part @bits holds (all of
+ * them when @bits is NULL): a peer can take only what it holds. */
+static guint
+held_tail (AtlasRange *range, const guint8 *bits)
+{
+  guint rest = range->end - range->next - 1;
+  guint held = 0;
+
+  while (held < rest && holds (bits, range->end - 1 - held))
+    held++;
+  return held;
+}
+
+/* Step 1 for a peer, and for mirrors in a swarm: the rarest missing piece
+ * that @bits holds (NULL: any), chosen uniformly among the equally rare, then
+ * its neighbours while they are missing and just as rare. One pass over the
+ * pieces: a claim covers a second of transfer, so this is cheap even for
+ * 100,000 pieces. */
 static AtlasRange *
-claim_split (AtlasScheduler *self, guint source, gpointer owner)
+claim_rarest (AtlasScheduler *self, guint source, const guint8 *bits, guint max_pieces,
+              gpointer owner)
+{
+  guint best = G_MAXUINT;
+  guint best_holders = G_MAXUINT;
+  guint ties = 0;
+  guint end;
+
+  while (self->first_missing < self->n_pieces && self->state[self->first_missing] != PIECE_MISSING)
+    self->first_missing++;
+
+  for (guint piece = self->first_missing; piece < self->n_pieces; piece++)
+    {
+      if (self->state[piece] != PIECE_MISSING || !holds (bits, piece)
+          || is_tainted (self, piece, source))
+        continue;
+      if (self->holders[piece] < best_holders)
+        {
+          best = piece;
+          best_holders = self->holders[piece];
+          ties = 1;
+        }
+      else if (self->holders[piece] == best_holders
+               && g_rand_int_range (self->rand, 0, (gint32) ++ties) == 0)
+        best = piece;
+    }
+  if (best == G_MAXUINT)
+    return NULL;
+
+  for (end = best; end < self->n_pieces && end - best < max_pieces; end++)
+    {
+      if (self->state[end] != PIECE_MISSING || !holds (bits, end) || is_tainted (self, end, source)
+          || self->holders[end] != best_holders)
+        break;
+      self->state[end] = PIECE_CLAIMED;
+    }
+  return new_range (self, best, end, source, owner);
+}
+
+/* Step 2: the larger half of the largest range still being fetched (of
+ * those whose tail @bits holds). */
+static AtlasRange *
+claim_split (AtlasScheduler *self, guint source, const guint8 *bits, gpointer owner)
 {
   AtlasRange *largest = NULL;
-  guint largest_rest = 0;
-  guint take;
+  guint largest_take = 0;
 
   for (guint i = 0; i < self->ranges->len; i++)
     {
       AtlasRange *range = g_ptr_array_index (self->ranges, i);
-      /* The piece in progress stays with its owner; the rest can move. */
-      guint rest = range->end - range->next - 1;
+      guint take;
 
       if (range->duplicate || range->twin != NULL || range->next >= range->end)
         continue;
-      if (rest > largest_rest)
+      /* The piece in progress stays with its owner; the larger half of the
+       * rest can move, as far as the taker holds it. */
+      take = MIN ((range->end - range->next) / 2, held_tail (range, bits));
+      if (take > largest_take)
         {
           largest = range;
-          largest_rest = rest;
+          largest_take = take;
         }
     }
   if (largest == NULL)
     return NULL;
 
-  take = (largest_rest + 1) / 2;
-  largest->end -= take;
-  return new_range (self, largest->end, largest->end + take, source, owner);
+  largest->end -= largest_take;
+  return new_range (self, largest->end, largest->end + largest_take, source, owner);
 }
 
 /* Step 3: endgame — a second copy of the piece that will take longest. */
 static AtlasRange *
-claim_duplicate (AtlasScheduler *self, guint source, gpointer owner, AtlasRangeTimeFunc time_left,
-                 gpointer user_data)
+claim_duplicate (AtlasScheduler *self, guint source, const guint8 *bits, gpointer owner,
+                 AtlasRangeTimeFunc time_left, gpointer user_data)
 {
   AtlasRange *slowest = NULL;
   double slowest_time = ENDGAME_MIN_SECONDS;
@@ -175,7 +253,7 @@ claim_duplicate (AtlasScheduler *self, guint source, gpointer owner, AtlasRangeT
 
       if (range->duplicate || range->twin != NULL || range->source == source
           || range->next >= range->end || self->state[range->next] != PIECE_CLAIMED
-          || is_tainted (self, range->next, source))
+          || is_tainted (self, range->next, source) || !holds (bits, range->next))
         continue;
       seconds = time_left != NULL ? time_left (range, user_data) : G_MAXDOUBLE;
       if (seconds > slowest_time)
@@ -200,12 +278,74 @@ atlas_scheduler_claim (AtlasScheduler *self, guint source, guint max_pieces, gpo
 {
   AtlasRange *range;
 
-  range = claim_missing (self, source, MAX (max_pieces, 1), owner);
+  if (self->swarming)
+    range = claim_rarest (self, source, NULL, MAX (max_pieces, 1), owner);
+  else
+    range = claim_missing (self, source, MAX (max_pieces, 1), owner);
   if (range == NULL)
-    range = claim_split (self, source, owner);
+    range = claim_split (self, source, NULL, owner);
   if (range == NULL)
-    range = claim_duplicate (self, source, owner, time_left, user_data);
+    range = claim_duplicate (self, source, NULL, owner, time_left, user_data);
   return range;
+}
+
+AtlasRange *
+atlas_scheduler_claim_held (AtlasScheduler *self, guint source, const guint8 *bits,
+                            guint max_pieces, gpointer owner, AtlasRangeTimeFunc time_left,
+                            gpointer user_data)
+{
+  AtlasRange *range;
+
+  g_return_val_if_fail (bits != NULL, NULL);
+
+  range = claim_rarest (self, source, bits, MAX (max_pieces, 1), owner);
+  if (range == NULL)
+    range = claim_split (self, source, bits, owner);
+  if (range == NULL)
+    range = claim_duplicate (self, source, bits, owner, time_left, user_data);
+  return range;
+}
+
+void
+atlas_scheduler_set_swarming (AtlasScheduler *self, gboolean swarming, guint32 seed)
+{
+  self->swarming = swarming;
+  g_rand_set_seed (self->rand, seed);
+}
+
+static void
+count_holders (AtlasScheduler *self, const guint8 *bits, int delta)
+{
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    if (bit_is_set (bits, piece))
+      self->holders[piece] = (guint16) CLAMP ((int) self->holders[piece] + delta, 0, G_MAXUINT16);
+}
+
+void
+atlas_scheduler_add_holder (AtlasScheduler *self, const guint8 *bits)
+{
+  count_holders (self, bits, 1);
+}
+
+void
+atlas_scheduler_remove_holder (AtlasScheduler *self, const guint8 *bits)
+{
+  count_holders (self, bits, -1);
+}
+
+void
+atlas_scheduler_add_holder_piece (AtlasScheduler *self, guint piece)
+{
+  g_return_if_fail (piece < self->n_pieces);
+  if (self->holders[piece] < G_MAXUINT16)
+    self->holders[piece]++;
+}
+
+guint
+atlas_scheduler_get_holders (AtlasScheduler *self, guint piece)
+{
+  g_return_val_if_fail (piece < self->n_pieces, 0);
+  return self->holders[piece];
 }
 
 gboolean

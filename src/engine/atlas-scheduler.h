@@ -9,6 +9,13 @@
  *    that will take longest (endgame); the first copy to finish wins.
  *  - A piece that failed its hash is not given back to the source that sent it
  *    while another source can fetch it.
+ *
+ * Peers (sources that hold only some pieces) take the rarest piece they hold:
+ * the one the fewest connected peers hold, ties broken at random, so a swarm
+ * spreads its pieces instead of everyone copying the same ones. In a swarm,
+ * mirrors too take the rarest pieces from a random place rather than the
+ * lowest: what no peer holds has to come from a mirror, and downloaders that
+ * start together then ask the origin for different pieces.
  */
 #pragma once
 
@@ -63,6 +70,25 @@ void atlas_scheduler_release (AtlasScheduler *self, AtlasRange *range);
 /* Lets every source fetch the missing pieces it once sent bad copies of
  * again (when no other source is left for them). FALSE if none was barred. */
 gboolean atlas_scheduler_forgive (AtlasScheduler *self);
+
+/* Peers: @bits is a peer's bitfield (bit i, most significant first, is piece
+ * i). Add it when the peer says what it holds, remove it when the peer goes;
+ * add_holder_piece counts one more holder of @piece (a peer's HAVE). */
+void atlas_scheduler_add_holder (AtlasScheduler *self, const guint8 *bits);
+void atlas_scheduler_remove_holder (AtlasScheduler *self, const guint8 *bits);
+void atlas_scheduler_add_holder_piece (AtlasScheduler *self, guint piece);
+guint atlas_scheduler_get_holders (AtlasScheduler *self, guint piece);
+
+/* Work for a source that holds only the pieces set in @bits (a peer): the
+ * rarest missing piece it holds, extended over neighbours as rare, else the
+ * tail of a range it holds, else an endgame copy. */
+AtlasRange *atlas_scheduler_claim_held (AtlasScheduler *self, guint source, const guint8 *bits,
+                                        guint max_pieces, gpointer owner,
+                                        AtlasRangeTimeFunc time_left, gpointer user_data);
+
+/* In a swarm, atlas_scheduler_claim (mirrors) takes the rarest pieces from a
+ * random place instead of the lowest. @seed makes the choice repeatable. */
+void atlas_scheduler_set_swarming (AtlasScheduler *self, gboolean swarming, guint32 seed);
 
 /* How many pieces are claimed, received-but-unchecked, or done. */
 guint atlas_scheduler_count_missing (AtlasScheduler *self);

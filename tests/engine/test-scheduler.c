@@ -138,6 +138,124 @@ test_release_returns_unreceived (void)
   atlas_scheduler_free (s);
 }
 
+static void
+set_bit (guint8 *bits, guint piece)
+{
+  bits[piece / 8] |= 0x80 >> (piece % 8);
+}
+
+static void
+test_peer_takes_rarest_it_holds (void)
+{
+  AtlasScheduler *s = atlas_scheduler_new (16);
+  guint8 everything[2] = { 0xff, 0xff };
+  guint8 peer[2] = { 0, 0 };
+  guint8 others[2] = { 0, 0 };
+  AtlasRange *range;
+
+  /* The peer holds 3, 4, 5 and 9; two other peers hold 3, 4 and 9, so 5 is
+   * the rarest piece it can give us. */
+  for (guint p = 3; p <= 5; p++)
+    set_bit (peer, p);
+  set_bit (peer, 9);
+  set_bit (others, 3);
+  set_bit (others, 4);
+  set_bit (others, 9);
+  atlas_scheduler_add_holder (s, peer);
+  atlas_scheduler_add_holder (s, others);
+  atlas_scheduler_add_holder (s, others);
+  g_assert_cmpuint (atlas_scheduler_get_holders (s, 5), ==, 1);
+  g_assert_cmpuint (atlas_scheduler_get_holders (s, 9), ==, 3);
+
+  range = atlas_scheduler_claim_held (s, 1, peer, 8, NULL, forever, NULL);
+  g_assert_nonnull (range);
+  g_assert_cmpuint (range->start, ==, 5);
+  g_assert_cmpuint (range->end, ==, 6);
+
+  /* Next come 3 and 4 (three holders, equally rare) before 9 (three holders
+   * too, but it ties: all that matters is that only held pieces are taken). */
+  range = atlas_scheduler_claim_held (s, 1, peer, 8, NULL, forever, NULL);
+  g_assert_true (range->start == 3 || range->start == 4 || range->start == 9);
+  for (guint p = range->start; p < range->end; p++)
+    g_assert_true (p == 3 || p == 4 || p == 9);
+
+  /* A peer holding nothing we miss gets nothing (and no piece it lacks). */
+  atlas_scheduler_remove_holder (s, others);
+  g_assert_cmpuint (atlas_scheduler_get_holders (s, 3), ==, 2);
+  g_assert_null (atlas_scheduler_claim_held (s, 2, (guint8[2]){ 0, 0 }, 8, NULL, forever, NULL));
+  (void) everything;
+  atlas_scheduler_free (s);
+}
+
+static double
+quick (AtlasRange *range, gpointer data)
+{
+  return 0.1;
+}
+
+static void
+test_peer_split_only_held (void)
+{
+  AtlasScheduler *s = atlas_scheduler_new (8);
+  guint8 low_half[1] = { 0xf0 }; /* pieces 0..3 */
+  AtlasRange *mirror = atlas_scheduler_claim (s, 0, 8, NULL, quick, NULL);
+  AtlasRange *peer;
+
+  /* The mirror holds all eight pieces in one range; a split would move its
+   * tail (4..7), which the peer lacks, and the mirror is quick, so the peer
+   * gets nothing rather than a piece it does not hold. */
+  g_assert_cmpuint (mirror->end, ==, 8);
+  g_assert_null (atlas_scheduler_claim_held (s, 1, low_half, 8, NULL, quick, NULL));
+
+  /* The mirror is down to 0..3 (receiving 0): the peer takes the larger
+   * half of 1..3 it holds, pieces 2 and 3. */
+  atlas_scheduler_release (s, mirror);
+  mirror = atlas_scheduler_claim (s, 0, 4, NULL, quick, NULL);
+  g_assert_cmpuint (mirror->end, ==, 4);
+  peer = atlas_scheduler_claim_held (s, 1, low_half, 8, NULL, quick, NULL);
+  g_assert_nonnull (peer);
+  g_assert_cmpuint (peer->start, ==, 2);
+  g_assert_cmpuint (peer->end, ==, 4);
+  g_assert_cmpuint (mirror->end, ==, 2);
+
+  /* Each range is down to its piece in progress (mirror 1, peer 3): another
+   * peer holding the slow mirror's piece makes an endgame copy of it. */
+  atlas_scheduler_piece_received (s, mirror);
+  atlas_scheduler_piece_received (s, peer);
+  peer = atlas_scheduler_claim_held (s, 2, low_half, 8, NULL, forever, NULL);
+  g_assert_nonnull (peer);
+  g_assert_true (peer->duplicate);
+  g_assert_cmpuint (peer->start, ==, 1);
+  atlas_scheduler_free (s);
+}
+
+static void
+test_swarming_mirrors_spread (void)
+{
+  guint8 held[2] = { 0xff, 0x00 }; /* a peer holds pieces 0..7 of 16 */
+  guint starts[2];
+
+  /* Two downloaders of the same file, each with its own seed: their mirrors
+   * first take pieces no peer holds (8..15), and not the same ones. */
+  for (guint d = 0; d < 2; d++)
+    {
+      AtlasScheduler *s = atlas_scheduler_new (16);
+      AtlasRange *range;
+
+      atlas_scheduler_add_holder (s, held);
+      atlas_scheduler_set_swarming (s, TRUE, 1000 + d * 7);
+      range = atlas_scheduler_claim (s, 0, 1, NULL, forever, NULL);
+      g_assert_cmpuint (range->start, >=, 8);
+      starts[d] = range->start;
+      /* Every piece nobody holds comes before any that a peer holds. */
+      for (guint i = 0; i < 7; i++)
+        g_assert_cmpuint (atlas_scheduler_claim (s, 0, 1, NULL, forever, NULL)->start, >=, 8);
+      g_assert_cmpuint (atlas_scheduler_claim (s, 0, 1, NULL, forever, NULL)->start, <, 8);
+      atlas_scheduler_free (s);
+    }
+  g_assert_cmpuint (starts[0], !=, starts[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -148,5 +266,8 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/copy-wins", test_copy_wins);
   g_test_add_func ("/scheduler/bad-piece-goes-elsewhere", test_bad_piece_goes_elsewhere);
   g_test_add_func ("/scheduler/release-returns-unreceived", test_release_returns_unreceived);
+  g_test_add_func ("/scheduler/peer-takes-rarest-it-holds", test_peer_takes_rarest_it_holds);
+  g_test_add_func ("/scheduler/peer-split-only-held", test_peer_split_only_held);
+  g_test_add_func ("/scheduler/swarming-mirrors-spread", test_swarming_mirrors_spread);
   return g_test_run ();
 }
