@@ -5,6 +5,7 @@
 
 #include "atlas-download-private.h"
 #include "atlas-file-hasher.h"
+#include "atlas-peer-session.h"
 #include "atlas-piece-writer.h"
 #include "atlas-rate-limiter.h"
 #include "atlas-scheduler.h"
@@ -45,6 +46,7 @@ struct _Source
   guint64 bytes_at_tick;
   double speed;
   char *last_error;
+  AtlasPeerSession *peer; /* a peer, not a mirror: it holds only some pieces */
 };
 
 struct _Connection
@@ -81,6 +83,11 @@ struct _Connection
   gint64 started;
   gint64 last_data;
   guint64 received;
+
+  /* A peer's link instead of a libcurl transfer (easy is NULL): blocks up to
+   * @requested were asked for, in order, and arrive in that order. */
+  AtlasPeerSession *peer;
+  guint64 requested;
 };
 
 struct _AtlasDownload
@@ -149,6 +156,12 @@ struct _AtlasDownload
 
   GPtrArray *log;
   guint reap_source;
+
+  /* Peers (atlas-download-peers.c). */
+  guint64 bytes_from_peers;
+  guint64 bytes_from_mirrors;
+  guint64 bytes_to_peers_base; /* sent by peer links that have closed */
+  int serve_fd;                /* the .part (or final) file, read by peer sessions */
 };
 
 /* atlas-download.c */
@@ -176,5 +189,22 @@ Source *_atlas_download_add_source (AtlasDownload *self, const char *url, guint 
 void _atlas_download_source_free (Source *source);
 void _atlas_download_ban_source (AtlasDownload *self, Source *source, AtlasSourceState state,
                                  const char *reason);
+/* The receive path, shared by libcurl transfers and peer links. */
+double _atlas_download_range_time_left (AtlasRange *range, gpointer user_data);
+void _atlas_download_append (AtlasDownload *self, Connection *connection, const char *data,
+                             gsize length);
+void _atlas_download_flush_block (AtlasDownload *self, Connection *connection);
+gboolean _atlas_download_piece_complete (AtlasDownload *self, Connection *connection);
+gboolean _atlas_download_limiters_allow (AtlasDownload *self, gint64 now);
+void _atlas_download_release_connection (AtlasDownload *self, Connection *connection);
+
+/* atlas-download-peers.c */
+void _atlas_download_schedule_peers (AtlasDownload *self);
+void _atlas_download_peers_piece_durable (AtlasDownload *self, guint piece);
+void _atlas_download_peer_unpause (AtlasDownload *self, Connection *connection);
+void _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const char *why);
+void _atlas_download_peer_lost_race (AtlasDownload *self, Connection *connection);
+void _atlas_download_peer_check_stall (AtlasDownload *self, Connection *connection, gint64 now,
+                                       guint timeout);
 
 G_END_DECLS

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include "atlas-download.h"
+#include "atlas-peer-session.h"
 #include "atlas-request.h"
 #include "atlas-store.h"
 
@@ -37,5 +38,20 @@ void _atlas_download_detach (AtlasDownload *self);
 gboolean _atlas_download_is_finalizing (AtlasDownload *self);
 /* Persists progress now (pause, close). */
 void _atlas_download_persist (AtlasDownload *self);
+
+/* Peers (atlas-download-peers.c), driven by the swarm. */
+/* What a peer must agree on: FALSE until the download knows its size, SHA-256
+ * piece hashes and whole-file SHA-256 (only such downloads join swarms). */
+gboolean atlas_download_get_peer_layout (AtlasDownload *self, AtlasPeerLayout *layout);
+/* A session announcing and serving what the download has verified. */
+AtlasPeerSession *atlas_download_new_peer_session (AtlasDownload *self);
+/* Hands a connected session (from atlas_download_new_peer_session, with its
+ * transport set) to the download, which starts it, fetches from the peer what
+ * it lacks and serves what it has. @name identifies the peer in the UI. */
+void atlas_download_add_peer (AtlasDownload *self, AtlasPeerSession *session, const char *name);
+/* The verified pieces as the peer protocol's bitfield (what we announce). */
+GBytes *atlas_download_dup_peer_bits (AtlasDownload *self);
+/* Whether the peer called @name was banned from this download (bad data). */
+gboolean atlas_download_is_peer_banned (AtlasDownload *self, const char *name);
 
 G_END_DECLS

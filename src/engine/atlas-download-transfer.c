@@ -75,6 +75,7 @@ void
 _atlas_download_source_free (Source *source)
 {
   g_clear_object (&source->view);
+  g_clear_object (&source->peer);
   g_free (source->url);
   g_free (source->host_key);
   g_free (source->etag);
@@ -143,8 +144,8 @@ pick_source (AtlasDownload *self, GHashTable *tried, gint64 now)
 
       if (source->connection_cap > 0)
         cap = MIN (cap, source->connection_cap);
-      if (!source_usable (source) || source->retry_at > now || g_hash_table_contains (tried, source)
-          || source->connections >= cap)
+      if (source->peer != NULL || !source_usable (source) || source->retry_at > now
+          || g_hash_table_contains (tried, source) || source->connections >= cap)
         continue;
       if (best == NULL || compare_sources (source, best) < 0)
         best = source;
@@ -154,8 +155,8 @@ pick_source (AtlasDownload *self, GHashTable *tried, gint64 now)
 
 /* ---- scheduling -------------------------------------------------------- */
 
-static double
-range_time_left (AtlasRange *range, gpointer user_data)
+double
+_atlas_download_range_time_left (AtlasRange *range, gpointer user_data)
 {
   AtlasDownload *self = user_data;
   Connection *connection = range->owner;
@@ -179,6 +180,17 @@ claim_pieces (AtlasDownload *self, Source *source)
 
   bytes = CLAMP (bytes, CLAIM_MIN_BYTES, CLAIM_MAX_BYTES);
   return MAX (1, (guint) (bytes / self->piece_length));
+}
+
+/* Peers have their own links, outside the per-download connection cap. */
+static guint
+count_mirror_connections (AtlasDownload *self)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < self->connections->len; i++)
+    count += ((Connection *) g_ptr_array_index (self->connections, i))->peer == NULL;
+  return count;
 }
 
 void
@@ -210,7 +222,7 @@ _atlas_download_schedule (AtlasDownload *self)
       return;
     }
 
-  while (self->connections->len < cap)
+  while (count_mirror_connections (self) < cap)
     {
       Source *source = pick_source (self, tried, now);
       AtlasRange *range;
@@ -221,7 +233,7 @@ _atlas_download_schedule (AtlasDownload *self)
       if (!_atlas_session_acquire_host (self->session, source->host_key))
         continue;
       range = atlas_scheduler_claim (self->scheduler, source->index, claim_pieces (self, source),
-                                     NULL, range_time_left, self);
+                                     NULL, _atlas_download_range_time_left, self);
       if (range != NULL && range->duplicate && self->piece_length > MAX_COPY_PIECE)
         {
           /* An endgame copy waits in memory: not for pieces this large. */
@@ -237,6 +249,7 @@ _atlas_download_schedule (AtlasDownload *self)
       /* The same source may take another connection in the next round. */
       g_hash_table_remove (tried, source);
     }
+  _atlas_download_schedule_peers (self);
 }
 
 /* ---- starting a transfer ----------------------------------------------- */
@@ -551,8 +564,8 @@ adopt_probe (AtlasDownload *self, Connection *connection)
 
 /* ---- receiving --------------------------------------------------------- */
 
-static void
-flush_block (AtlasDownload *self, Connection *connection)
+void
+_atlas_download_flush_block (AtlasDownload *self, Connection *connection)
 {
   if (connection->block_fill == 0)
     return;
@@ -561,8 +574,8 @@ flush_block (AtlasDownload *self, Connection *connection)
   connection->block_fill = 0;
 }
 
-static void
-append (AtlasDownload *self, Connection *connection, const char *data, gsize length)
+void
+_atlas_download_append (AtlasDownload *self, Connection *connection, const char *data, gsize length)
 {
   if (connection->copy != NULL)
     {
@@ -586,7 +599,7 @@ append (AtlasDownload *self, Connection *connection, const char *data, gsize len
       data += chunk;
       length -= chunk;
       if (connection->block_fill == BLOCK_SIZE)
-        flush_block (self, connection);
+        _atlas_download_flush_block (self, connection);
     }
 }
 
@@ -601,8 +614,8 @@ note_piece_received (AtlasDownload *self, guint piece, Source *source)
 }
 
 /* The connection has every byte of its piece in progress. */
-static gboolean
-piece_complete (AtlasDownload *self, Connection *connection)
+gboolean
+_atlas_download_piece_complete (AtlasDownload *self, Connection *connection)
 {
   AtlasRange *range = connection->range;
   guint piece = range->next;
@@ -624,7 +637,7 @@ piece_complete (AtlasDownload *self, Connection *connection)
     }
   else
     {
-      flush_block (self, connection);
+      _atlas_download_flush_block (self, connection);
       if (twin != NULL && twin->owner != NULL)
         _atlas_download_defer_cancel (self, twin->owner);
     }
@@ -633,8 +646,8 @@ piece_complete (AtlasDownload *self, Connection *connection)
   return atlas_scheduler_piece_received (self->scheduler, range);
 }
 
-static gboolean
-limiters_allow (AtlasDownload *self, gint64 now)
+gboolean
+_atlas_download_limiters_allow (AtlasDownload *self, gint64 now)
 {
   AtlasRateLimiter *global = _atlas_session_get_limiter (self->session);
   gint64 delay;
@@ -675,7 +688,7 @@ write_cb (char *data, size_t size, size_t count, void *user_data)
       connection->source->state = ATLAS_SOURCE_ACTIVE;
     }
 
-  if (!limiters_allow (self, now)
+  if (!_atlas_download_limiters_allow (self, now)
       || (self->writer != NULL && connection->copy == NULL
           && atlas_piece_writer_is_full (self->writer)))
     {
@@ -691,6 +704,7 @@ write_cb (char *data, size_t size, size_t count, void *user_data)
   connection->received += length;
   connection->source->bytes += length;
   connection->source->consecutive_failures = 0;
+  self->bytes_from_mirrors += length;
 
   while (consumed < length)
     {
@@ -711,12 +725,12 @@ write_cb (char *data, size_t size, size_t count, void *user_data)
         }
       piece_end = _atlas_download_piece_end (self, range->next);
       chunk = MIN (length - consumed, piece_end - connection->pos);
-      append (self, connection, data + consumed, chunk);
+      _atlas_download_append (self, connection, data + consumed, chunk);
       if (connection->copy != NULL)
         connection->pos += chunk;
       consumed += chunk;
 
-      if (connection->pos == piece_end && piece_complete (self, connection))
+      if (connection->pos == piece_end && _atlas_download_piece_complete (self, connection))
         {
           connection->range_done = TRUE;
           /* Let the response end by itself when it is exactly our range, so
@@ -730,8 +744,8 @@ write_cb (char *data, size_t size, size_t count, void *user_data)
 
 /* ---- ending a transfer ------------------------------------------------- */
 
-static void
-release_connection (AtlasDownload *self, Connection *connection)
+void
+_atlas_download_release_connection (AtlasDownload *self, Connection *connection)
 {
   Source *source = connection->source;
 
@@ -746,10 +760,11 @@ release_connection (AtlasDownload *self, Connection *connection)
   if (source->connections == 0
       && (source->state == ATLAS_SOURCE_ACTIVE || source->state == ATLAS_SOURCE_CONNECTING))
     source->state = ATLAS_SOURCE_IDLE;
-  if (self->session != NULL)
+  if (self->session != NULL && connection->peer == NULL)
     _atlas_session_release_host (self->session, source->host_key);
 
-  curl_easy_cleanup (connection->easy);
+  if (connection->easy != NULL)
+    curl_easy_cleanup (connection->easy);
   curl_slist_free_all (connection->headers);
   g_free (connection->block);
   if (connection->copy != NULL)
@@ -871,13 +886,13 @@ finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
 
   if (connection->reject == NULL && !connection->lost_race && connection->range != NULL
       && connection->copy == NULL && connection->range->next < connection->range->end)
-    flush_block (self, connection);
+    _atlas_download_flush_block (self, connection);
   failure = classify_end (self, connection, result);
   rejection = g_steal_pointer (&connection->reject);
   busy = connection->status == 503 || connection->status == 429;
 
   /* Release first: banning a source cancels its other connections. */
-  release_connection (self, connection);
+  _atlas_download_release_connection (self, connection);
   if (rejection != NULL)
     _atlas_download_ban_source (self, source, ATLAS_SOURCE_DROPPED, rejection);
   else if (failure != NULL && busy && source->connections > 0)
@@ -900,6 +915,11 @@ finish_connection (AtlasDownload *self, Connection *connection, CURLcode result)
 void
 _atlas_download_cancel_connection (AtlasDownload *self, Connection *connection, const char *why)
 {
+  if (connection->peer != NULL)
+    {
+      _atlas_download_peer_end (self, connection, why);
+      return;
+    }
   atlas_curl_driver_remove (_atlas_session_get_driver (self->session), connection->easy);
   if (why != NULL)
     {
@@ -909,8 +929,8 @@ _atlas_download_cancel_connection (AtlasDownload *self, Connection *connection, 
     }
   if (connection->range != NULL && connection->copy == NULL && !connection->lost_race
       && connection->range->next < connection->range->end)
-    flush_block (self, connection);
-  release_connection (self, connection);
+    _atlas_download_flush_block (self, connection);
+  _atlas_download_release_connection (self, connection);
 }
 
 static gboolean
@@ -922,7 +942,9 @@ reap_cb (gpointer data)
   for (guint i = self->connections->len; i > 0; i--)
     {
       Connection *connection = g_ptr_array_index (self->connections, i - 1);
-      if (connection->lost_race)
+      if (connection->lost_race && connection->peer != NULL)
+        _atlas_download_peer_lost_race (self, connection);
+      else if (connection->lost_race)
         _atlas_download_cancel_connection (self, connection, NULL);
     }
   _atlas_download_schedule (self);
@@ -958,6 +980,11 @@ _atlas_download_check_stalls (AtlasDownload *self, gint64 now)
     {
       Connection *connection = g_ptr_array_index (self->connections, i - 1);
 
+      if (connection->peer != NULL)
+        {
+          _atlas_download_peer_check_stall (self, connection, now, timeout);
+          continue;
+        }
       /* A transfer we paused ourselves (speed limit, slow disk) is not stalled. */
       if (connection->paused)
         {
@@ -983,11 +1010,26 @@ _atlas_download_unpause_transfers (AtlasDownload *self)
   for (guint i = 0; i < self->connections->len; i++)
     {
       Connection *connection = g_ptr_array_index (self->connections, i);
-      if (connection->paused)
+      if (connection->paused && connection->peer == NULL)
         g_ptr_array_add (paused, connection->easy);
     }
   for (guint i = 0; i < self->connections->len; i++)
-    ((Connection *) g_ptr_array_index (self->connections, i))->paused = FALSE;
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+      if (connection->peer == NULL)
+        connection->paused = FALSE;
+    }
   for (guint i = 0; i < paused->len; i++)
     atlas_curl_driver_unpause (driver, g_ptr_array_index (paused, i));
+  /* Peer links ask for more once unpaused; collected first for the same reason. */
+  g_ptr_array_set_size (paused, 0);
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+      if (connection->paused && connection->peer != NULL)
+        g_ptr_array_add (paused, connection);
+    }
+  for (guint i = 0; i < paused->len; i++)
+    if (g_ptr_array_find (self->connections, g_ptr_array_index (paused, i), NULL))
+      _atlas_download_peer_unpause (self, g_ptr_array_index (paused, i));
 }

@@ -142,6 +142,8 @@ atlas_download_finalize (GObject *object)
   AtlasDownload *self = ATLAS_DOWNLOAD (object);
 
   atlas_request_free (self->request);
+  if (self->serve_fd >= 0)
+    close (self->serve_fd);
   g_free (self->name);
   g_free (self->path);
   g_free (self->part_path);
@@ -207,6 +209,7 @@ atlas_download_init (AtlasDownload *self)
   self->connections = g_ptr_array_new ();
   self->stream_sources = g_array_new (FALSE, FALSE, sizeof (guint));
   self->log = g_ptr_array_new_with_free_func (g_free);
+  self->serve_fd = -1;
 }
 
 /* ---- logging and state ------------------------------------------------- */
@@ -354,6 +357,8 @@ mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
     {
       self->verified[piece / 8] |= 1 << (piece % 8);
       self->n_durable++;
+      /* Now it may be served: peers hear of it. */
+      _atlas_download_peers_piece_durable (self, piece);
     }
   self->piece_map_changed = TRUE;
 }
@@ -463,7 +468,8 @@ pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer us
                            piece, _atlas_download_piece_start (self, piece),
                            _atlas_download_piece_end (self, piece) - 1, source->url,
                            atlas_hash_type_to_name (self->piece_type));
-      if (source->bad_pieces >= ATLAS_BAD_PIECES_BAN)
+      /* A peer has no flaky cache to blame: one bad piece is enough. */
+      if (source->bad_pieces >= ATLAS_BAD_PIECES_BAN || source->peer != NULL)
         {
           g_autofree char *why =
               g_strdup_printf ("sent %u pieces that failed their hash", source->bad_pieces);

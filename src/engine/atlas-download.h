@@ -51,6 +51,11 @@ GArray *atlas_download_get_checksums (AtlasDownload *self);
 /* The log lines so far, oldest first. */
 GStrv atlas_download_get_log (AtlasDownload *self);
 
+/* Bytes received from peers and from mirrors, and sent to peers, this run. */
+guint64 atlas_download_get_bytes_from_peers (AtlasDownload *self);
+guint64 atlas_download_get_bytes_from_mirrors (AtlasDownload *self);
+guint64 atlas_download_get_bytes_to_peers (AtlasDownload *self);
+
 void atlas_download_pause (AtlasDownload *self);
 /* Resumes a paused download, or retries a failed one keeping its verified pieces. */
 void atlas_download_resume (AtlasDownload *self);

@@ -1,0 +1,435 @@
+/* A download with peers: a peer session on the other end of an in-memory
+ * stream stands in for a QUIC link, so these tests check what the download
+ * does with peers — which bytes it takes from them, how it treats a peer
+ * that lies, what it serves — without any network below the stream. */
+#include "atlas-test-util.h"
+
+#include "atlas-download-private.h"
+#include "atlas-peer-session.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PIECE (256 * 1024)
+#define FILE_SIZE (6 * 1024 * 1024 + 4321) /* a short last piece on purpose */
+#define N_PIECES (FILE_SIZE / PIECE + 1)
+
+/* ---- an in-memory stream between two sessions ---------------------------- */
+
+typedef struct _PipeEnd PipeEnd;
+
+struct _PipeEnd
+{
+  AtlasPeerSession *session; /* the session that writes into this end */
+  PipeEnd *other;
+  GByteArray *in_flight; /* written here, not yet delivered to other->session */
+  guint deliver_id;
+  gboolean closed;
+};
+
+/* A bounded buffer, so backpressure is exercised as with QUIC. */
+#define PIPE_CAPACITY (1024 * 1024)
+
+static gboolean
+deliver_cb (gpointer data)
+{
+  PipeEnd *end = data;
+  g_autoptr (GByteArray) bytes = g_steal_pointer (&end->in_flight);
+  AtlasPeerSession *receiver = end->other->session;
+
+  end->deliver_id = 0;
+  end->in_flight = g_byte_array_new ();
+  if (receiver != NULL && !end->other->closed && bytes->len > 0)
+    atlas_peer_session_receive (receiver, bytes->data, bytes->len);
+  if (end->session != NULL && !end->closed)
+    atlas_peer_session_writable (end->session);
+  return G_SOURCE_REMOVE;
+}
+
+static gsize
+pipe_write (gpointer transport, const guint8 *data, gsize length)
+{
+  PipeEnd *end = transport;
+  gsize room = PIPE_CAPACITY - MIN (end->in_flight->len, PIPE_CAPACITY);
+  gsize taken = MIN (room, length);
+
+  if (end->closed)
+    return length;
+  g_byte_array_append (end->in_flight, data, (guint) taken);
+  if (end->deliver_id == 0)
+    end->deliver_id = g_idle_add (deliver_cb, end);
+  return taken;
+}
+
+static void
+pipe_close (gpointer transport, const char *reason)
+{
+  PipeEnd *end = transport;
+
+  end->closed = TRUE;
+}
+
+static const AtlasPeerTransportFuncs pipe_funcs = { .write = pipe_write, .close = pipe_close };
+
+static void
+pipe_connect (AtlasPeerSession *a, AtlasPeerSession *b, PipeEnd ends[2])
+{
+  for (guint i = 0; i < 2; i++)
+    {
+      ends[i].in_flight = g_byte_array_new ();
+      ends[i].other = &ends[1 - i];
+    }
+  ends[0].session = a;
+  ends[1].session = b;
+  atlas_peer_session_set_transport (a, &pipe_funcs, &ends[0]);
+  atlas_peer_session_set_transport (b, &pipe_funcs, &ends[1]);
+}
+
+static void
+pipe_clear (PipeEnd ends[2])
+{
+  for (guint i = 0; i < 2; i++)
+    {
+      g_clear_handle_id (&ends[i].deliver_id, g_source_remove);
+      g_clear_pointer (&ends[i].in_flight, g_byte_array_unref);
+    }
+}
+
+/* ---- a peer that serves a file ------------------------------------------ */
+
+typedef struct
+{
+  AtlasPeerSession *session;
+  int fd;
+  gboolean closed;
+  char *closed_message;
+  guint64 received;
+} Seeder;
+
+static void
+seeder_closed_cb (AtlasPeerSession *session, const GError *error, gpointer user_data)
+{
+  Seeder *seeder = user_data;
+
+  seeder->closed = TRUE;
+  seeder->closed_message = g_strdup (error != NULL ? error->message : "clean");
+}
+
+static void
+seeder_block_cb (AtlasPeerSession *session, guint32 piece, guint32 offset, const guint8 *data,
+                 guint32 length, gpointer user_data)
+{
+  Seeder *seeder = user_data;
+
+  seeder->received += length;
+}
+
+static const AtlasPeerSessionEvents seeder_events = {
+  .closed = seeder_closed_cb,
+  .block = seeder_block_cb,
+};
+
+static void
+seeder_init (Seeder *seeder, const AtlasPeerLayout *layout, const char *path, gboolean holds_all)
+{
+  g_autofree guint8 *bits = g_new0 (guint8, (layout->piece_count + 7) / 8);
+
+  if (holds_all)
+    for (guint p = 0; p < layout->piece_count; p++)
+      atlas_peer_bitfield_set (bits, p);
+  memset (seeder, 0, sizeof *seeder);
+  seeder->fd = path != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
+  seeder->session = atlas_peer_session_new (layout, bits, seeder->fd);
+  atlas_peer_session_set_name (seeder->session, "seeder");
+  atlas_peer_session_set_events (seeder->session, &seeder_events, seeder);
+}
+
+static void
+seeder_clear (Seeder *seeder)
+{
+  g_clear_object (&seeder->session);
+  if (seeder->fd >= 0)
+    close (seeder->fd);
+  g_free (seeder->closed_message);
+}
+
+/* ---- fixture ------------------------------------------------------------- */
+
+typedef struct
+{
+  TestMirror *mirror;
+  char *out_dir;
+  char *source_path;
+  AtlasChecksum sum;
+  GBytes *pieces;
+  AtlasSettings *settings;
+  AtlasSession *session;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture->mirror = test_mirror_start ();
+  fixture->sum = test_make_file (fixture->mirror->root, "file.bin", FILE_SIZE, 7);
+  fixture->source_path = g_build_filename (fixture->mirror->root, "file.bin", NULL);
+  fixture->pieces = test_piece_digests (fixture->source_path, PIECE);
+  fixture->out_dir = test_make_temp_dir ();
+  fixture->settings = atlas_settings_new ();
+  atlas_settings_set_download_directory (fixture->settings, fixture->out_dir);
+  atlas_settings_set_stall_timeout (fixture->settings, 3);
+  fixture->session = test_open_session (NULL, fixture->settings, &error);
+  g_assert_no_error (error);
+  atlas_session_start (fixture->session);
+}
+
+static void
+fixture_teardown (Fixture *fixture, gconstpointer data)
+{
+  test_close_session (fixture->session);
+  g_object_unref (fixture->settings);
+  g_bytes_unref (fixture->pieces);
+  test_remove_tree (fixture->out_dir);
+  g_free (fixture->out_dir);
+  g_free (fixture->source_path);
+  test_mirror_stop (fixture->mirror);
+}
+
+static AtlasDownload *
+add_download (Fixture *fixture, const char *modes)
+{
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *url = test_mirror_url (fixture->mirror, modes, "file.bin");
+  AtlasDownload *download;
+
+  atlas_request_add_url (request, url, 1, NULL);
+  atlas_request_set_size (request, FILE_SIZE);
+  atlas_request_set_pieces (request, ATLAS_HASH_SHA256, PIECE, fixture->pieces);
+  atlas_request_add_checksum (request, &fixture->sum);
+  atlas_request_set_filename (request, "file.bin");
+  download = atlas_session_add (fixture->session, request, &error);
+  g_assert_no_error (error);
+  return download;
+}
+
+/* Connects @seeder to @download through an in-memory stream. */
+static void
+attach (AtlasDownload *download, Seeder *seeder, PipeEnd ends[2])
+{
+  g_autoptr (AtlasPeerSession) ours = atlas_download_new_peer_session (download);
+
+  g_assert_nonnull (ours);
+  pipe_connect (ours, seeder->session, ends);
+  atlas_peer_session_start (seeder->session);
+  atlas_download_add_peer (download, ours, "seeder");
+}
+
+static AtlasSource *
+peer_source (AtlasDownload *download)
+{
+  GListModel *sources = atlas_download_get_sources (download);
+
+  for (guint i = 0; i < g_list_model_get_n_items (sources); i++)
+    {
+      g_autoptr (AtlasSource) source = g_list_model_get_item (sources, i);
+      if (g_str_has_prefix (atlas_source_get_url (source), "peer:"))
+        return source;
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_layout_needs_hashes (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autofree char *url = test_mirror_url (fixture->mirror, "stall=0", "file.bin");
+  g_autoptr (GError) error = NULL;
+  AtlasDownload *download;
+  AtlasPeerLayout layout;
+
+  /* A plain link has no piece hashes: its bytes could not be checked, so it
+   * never joins a swarm. */
+  atlas_request_add_url (request, url, 0, NULL);
+  atlas_request_set_size (request, FILE_SIZE);
+  atlas_request_set_filename (request, "plain.bin");
+  download = atlas_session_add (fixture->session, request, &error);
+  g_assert_no_error (error);
+  g_assert_false (atlas_download_get_peer_layout (download, &layout));
+  g_assert_null (atlas_download_new_peer_session (download));
+
+  download = add_download (fixture, "stall=0");
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  g_assert_cmpmem (layout.entry_id, 32, fixture->sum.digest, 32);
+  g_assert_cmpuint (layout.piece_count, ==, N_PIECES);
+  g_assert_cmpuint (layout.piece_length, ==, PIECE);
+}
+
+static void
+test_from_peer_only (Fixture *fixture, gconstpointer data)
+{
+  /* The mirror never sends a byte: everything has to come from the peer. */
+  AtlasDownload *download = add_download (fixture, "stall=0");
+  AtlasPeerLayout layout;
+  Seeder seeder;
+  PipeEnd ends[2] = { 0 };
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  seeder_init (&seeder, &layout, fixture->source_path, TRUE);
+  attach (download, &seeder, ends);
+
+  g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), ==, FILE_SIZE);
+  g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), ==, 0);
+  g_assert_cmpuint (atlas_peer_session_get_bytes_sent (seeder.session), ==, FILE_SIZE);
+
+  pipe_clear (ends);
+  seeder_clear (&seeder);
+}
+
+static void
+test_peer_and_mirror (Fixture *fixture, gconstpointer data)
+{
+  /* A slow mirror and a peer: both deliver, and the file is right. */
+  AtlasDownload *download = add_download (fixture, "rate=1M");
+  AtlasPeerLayout layout;
+  Seeder seeder;
+  PipeEnd ends[2] = { 0 };
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  seeder_init (&seeder, &layout, fixture->source_path, TRUE);
+  /* Let the mirror start first, so it holds a claim when the peer comes. */
+  test_run_for (300);
+  attach (download, &seeder, ends);
+
+  g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >, 0);
+  g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, FILE_SIZE / 2);
+
+  pipe_clear (ends);
+  seeder_clear (&seeder);
+}
+
+static void
+test_lying_peer_banned (Fixture *fixture, gconstpointer data)
+{
+  /* The peer serves a copy with one flipped byte in piece 3. */
+  g_autofree char *bad_path = g_build_filename (fixture->out_dir, "bad-copy.bin", NULL);
+  g_autofree char *contents = NULL;
+  gsize length;
+  AtlasDownload *download;
+  AtlasPeerLayout layout;
+  AtlasSource *source;
+  Seeder seeder;
+  PipeEnd ends[2] = { 0 };
+
+  g_assert_true (g_file_get_contents (fixture->source_path, &contents, &length, NULL));
+  contents[3 * PIECE + 100] ^= 0x01;
+  g_assert_true (g_file_set_contents (bad_path, contents, (gssize) length, NULL));
+
+  download = add_download (fixture, "rate=2M");
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  seeder_init (&seeder, &layout, bad_path, TRUE);
+  attach (download, &seeder, ends);
+
+  /* The bad piece is caught by its hash; the mirror supplies it; the file is
+   * right, and the peer is banned and told so. */
+  g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  source = peer_source (download);
+  g_assert_cmpint (atlas_source_get_state (source), ==, ATLAS_SOURCE_BANNED);
+  g_assert_cmpuint (atlas_source_get_bad_pieces (source), ==, 1);
+  g_assert_true (seeder.closed);
+  g_assert_nonnull (strstr (seeder.closed_message, "ban"));
+  g_unlink (bad_path);
+
+  pipe_clear (ends);
+  seeder_clear (&seeder);
+}
+
+typedef struct
+{
+  Seeder base;
+  guint blocks;
+  gboolean ready;
+} Leecher;
+
+static void
+leecher_ready_cb (AtlasPeerSession *session, gpointer user_data)
+{
+  Leecher *leecher = user_data;
+
+  leecher->ready = TRUE;
+}
+
+static void
+leecher_block_cb (AtlasPeerSession *session, guint32 piece, guint32 offset, const guint8 *data,
+                  guint32 length, gpointer user_data)
+{
+  Leecher *leecher = user_data;
+
+  leecher->base.received += length;
+  leecher->blocks++;
+}
+
+static const AtlasPeerSessionEvents leecher_events = {
+  .ready = leecher_ready_cb,
+  .block = leecher_block_cb,
+};
+
+static void
+test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
+{
+  /* A complete download serves every piece to a peer that asks. */
+  AtlasDownload *download = add_download (fixture, "-");
+  AtlasPeerLayout layout;
+  Leecher leecher = { 0 };
+  PipeEnd ends[2] = { 0 };
+  g_autoptr (AtlasPeerSession) ours = NULL;
+
+  g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  leecher.base.fd = -1;
+  leecher.base.session = atlas_peer_session_new (&layout, NULL, -1);
+  atlas_peer_session_set_events (leecher.base.session, &leecher_events, &leecher);
+  ours = atlas_download_new_peer_session (download);
+  pipe_connect (ours, leecher.base.session, ends);
+  atlas_peer_session_start (leecher.base.session);
+  atlas_download_add_peer (download, ours, "leecher");
+
+  g_assert_true (test_run_until (&leecher.ready, 10));
+  g_assert_true (atlas_peer_bitfield_get (atlas_peer_session_get_remote_bits (leecher.base.session),
+                                          N_PIECES - 1));
+  for (guint p = 0; p < N_PIECES; p++)
+    {
+      guint32 size = p == N_PIECES - 1 ? FILE_SIZE - p * PIECE : PIECE;
+      atlas_peer_session_request (leecher.base.session, p, 0, size);
+    }
+  for (guint i = 0; i < 200 && leecher.blocks < N_PIECES; i++)
+    test_run_for (50);
+  g_assert_cmpuint (leecher.base.received, ==, FILE_SIZE);
+  g_assert_cmpuint (atlas_download_get_bytes_to_peers (download), ==, FILE_SIZE);
+
+  pipe_clear (ends);
+  seeder_clear (&leecher.base);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, fn)                                                                              \
+  g_test_add ("/download-peers/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("layout-needs-hashes", test_layout_needs_hashes);
+  ADD ("from-peer-only", test_from_peer_only);
+  ADD ("peer-and-mirror", test_peer_and_mirror);
+  ADD ("lying-peer-banned", test_lying_peer_banned);
+  ADD ("serves-verified-pieces", test_serves_verified_pieces);
+#undef ADD
+  return g_test_run ();
+}
