@@ -32,6 +32,8 @@ typedef struct
   gboolean quiet;
   gboolean no_queue;
   char *queue_file;
+  char *tracker;
+  char *token;
   char **args;
 } GetOptions;
 
@@ -48,6 +50,8 @@ get_options_clear (GetOptions *o)
   g_clear_pointer (&o->country, g_free);
   g_clear_pointer (&o->ca_file, g_free);
   g_clear_pointer (&o->queue_file, g_free);
+  g_clear_pointer (&o->tracker, g_free);
+  g_clear_pointer (&o->token, g_free);
   g_clear_pointer (&o->args, g_strfreev);
 }
 
@@ -92,6 +96,10 @@ get_context_new (GetOptions *o, gboolean for_add)
     { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "Print one JSON object per line on stdout", NULL },
     { "no-queue", 0, 0, G_OPTION_ARG_NONE, &o->no_queue,
       "Do not use the queue: nothing is kept if interrupted", NULL },
+    { "tracker", 0, 0, G_OPTION_ARG_STRING, &o->tracker,
+      "Look NAME[@VERSION] up in this tracker's index (default: $ATLAS_TRACKER_URL)", "URL" },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &o->token,
+      "Token for --tracker (better: $ATLAS_TRACKER_TOKEN, which ps does not show)", "T" },
     { NULL }
   };
   GOptionContext *context;
@@ -106,12 +114,14 @@ get_context_new (GetOptions *o, gboolean for_add)
     }
   else
     {
-      context =
-          g_option_context_new ("URL|FILE.meta4|FILE.metalink [MIRROR-URL…] — download a file");
+      context = g_option_context_new (
+          "URL|FILE.meta4|FILE.metalink|NAME[@VERSION] [MIRROR-URL…] — download a file");
       g_option_context_set_summary (
           context, "Downloads one file, or every file of a Metalink. Extra URLs are mirrors\n"
                    "of the same file. The download is kept in the queue, so running the\n"
-                   "same command again after an interruption resumes it.");
+                   "same command again after an interruption resumes it. With --tracker,\n"
+                   "a NAME that is neither a URL nor a file is an entry of the tracker's\n"
+                   "index, fetched from the mirrors its Metalink lists.");
       g_option_context_add_main_entries (context, get_only, NULL);
     }
   g_option_context_add_main_entries (context, common, NULL);
@@ -225,6 +235,8 @@ build_requests (GetOptions *o, const char *directory, GError **error)
   g_autoptr (GPtrArray) sums = NULL;
   g_autofree char *output = NULL;
   const char *first = o->args[0];
+  const char *tracker = atlas_cli_tracker_url (o->tracker);
+  gboolean from_index = tracker != NULL && atlas_cli_is_entry_argument (first);
 
   if (o->sums != NULL)
     {
@@ -246,7 +258,7 @@ build_requests (GetOptions *o, const char *directory, GError **error)
         }
     }
 
-  if (atlas_cli_is_metalink_path (first))
+  if (from_index || atlas_cli_is_metalink_path (first))
     {
       g_autoptr (AtlasMetalink) metalink = NULL;
       g_autoptr (GPtrArray) list = NULL;
@@ -258,7 +270,10 @@ build_requests (GetOptions *o, const char *directory, GError **error)
           return NULL;
         }
 
-      metalink = atlas_cli_load_metalink (first, error);
+      /* An index entry is its Metalink, fetched from the tracker. */
+      metalink = from_index ? atlas_cli_entry_fetch_metalink (
+                     tracker, atlas_cli_tracker_token (o->token), o->ca_file, first, error)
+                            : atlas_cli_load_metalink (first, error);
       if (metalink == NULL)
         return NULL;
 

@@ -25,6 +25,7 @@ static const Command commands[] = {
   { "resume", atlas_cli_cmd_resume, "Resume paused or retry failed downloads" },
   { "remove", atlas_cli_cmd_remove, "Remove downloads from the queue" },
   { "run", atlas_cli_cmd_run, "Transfer the queue until nothing is left" },
+  { "publish", atlas_cli_cmd_publish, "Hash a file, write its Metalink, add it to a tracker" },
   { "help", NULL, "Show help for a command" },
 };
 
@@ -46,6 +47,8 @@ atlas_cli_option_context_for (const char *command)
     return atlas_cli_get_option_context (TRUE);
   if (g_str_equal (command, "verify"))
     return atlas_cli_verify_option_context ();
+  if (g_str_equal (command, "publish"))
+    return atlas_cli_publish_option_context ();
   return atlas_cli_queue_option_context (command);
 }
 

@@ -20,6 +20,7 @@ int atlas_cli_cmd_pause (int argc, char **argv);
 int atlas_cli_cmd_resume (int argc, char **argv);
 int atlas_cli_cmd_remove (int argc, char **argv);
 int atlas_cli_cmd_run (int argc, char **argv);
+int atlas_cli_cmd_publish (int argc, char **argv);
 
 /* The option context of a subcommand, for `atlas help CMD`. NULL if unknown. */
 GOptionContext *atlas_cli_option_context_for (const char *command);
@@ -27,6 +28,7 @@ GOptionContext *atlas_cli_option_context_for (const char *command);
 GOptionContext *atlas_cli_get_option_context (gboolean for_add);
 GOptionContext *atlas_cli_verify_option_context (void);
 GOptionContext *atlas_cli_queue_option_context (const char *command);
+GOptionContext *atlas_cli_publish_option_context (void);
 
 /* ---- atlas-cli-common.c ---- */
 
@@ -145,6 +147,25 @@ void atlas_cli_json_append_download (GString *out, AtlasDownload *download);
  * or 130 when interrupted (the session is then stopped). */
 int atlas_cli_run_until_done (AtlasSession *session, GPtrArray *downloads,
                               AtlasCliProgress *progress);
+
+/* ---- atlas-cli-entry.c: the tracker's index ---- */
+
+/* The tracker: @option, else $ATLAS_TRACKER_URL; NULL if neither is set. */
+const char *atlas_cli_tracker_url (const char *option);
+/* The token: @option, else $ATLAS_TRACKER_TOKEN; NULL if neither is set. */
+const char *atlas_cli_tracker_token (const char *option);
+/* 1..128 of [A-Za-z0-9._+-], the tracker's rule for entry names. */
+gboolean atlas_cli_entry_name_is_valid (const char *name);
+/* Splits "NAME[@VERSION]"; @version is NULL when none is given. */
+gboolean atlas_cli_entry_parse (const char *spec, char **name, char **version, GError **error);
+/* TRUE if `atlas get` should look @arg up in the index: it is not a URL, not
+ * a Metalink path and not an existing file. */
+gboolean atlas_cli_is_entry_argument (const char *arg);
+/* Blocking: finds "NAME[@VERSION]" on the tracker and returns its parsed
+ * Metalink. ATLAS_ERROR_NOT_FOUND says "no entry named …". */
+AtlasMetalink *atlas_cli_entry_fetch_metalink (const char *tracker_url, const char *token,
+                                               const char *ca_file, const char *spec,
+                                               GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasCliProgress, atlas_cli_progress_free)
 
