@@ -162,6 +162,7 @@ struct _AtlasDownload
   guint64 bytes_from_mirrors;
   guint64 bytes_to_peers_base; /* sent by peer links that have closed */
   int serve_fd;                /* the .part (or final) file, read by peer sessions */
+  gboolean swarming;           /* announced to peers: mirrors spread their claims */
 };
 
 /* atlas-download.c */

@@ -148,7 +148,7 @@ pump (AtlasDownload *self, Connection *connection)
   gint64 now = g_get_monotonic_time ();
   guint64 end;
 
-  if (!may_transfer (self) || !atlas_peer_session_is_ready (peer)
+  if (!may_transfer (self) || !atlas_peer_session_is_ready (peer) || connection->lost_race
       || connection->source->retry_at > now)
     return;
   if (connection->range == NULL && !claim (self, connection))
@@ -272,7 +272,10 @@ block_cb (AtlasPeerSession *session, guint32 piece, guint32 offset, const guint8
   AtlasDownload *self;
   AtlasRange *range;
 
-  if (connection == NULL)
+  /* An endgame copy elsewhere won this connection's piece: the range is
+   * dropped from an idle (as for libcurl transfers) and nothing more of it
+   * may reach the writer. */
+  if (connection == NULL || connection->lost_race)
     return;
   self = connection->download;
   range = connection->range;
@@ -422,6 +425,17 @@ atlas_download_is_peer_banned (AtlasDownload *self, const char *name)
   return FALSE;
 }
 
+void
+atlas_download_set_swarming (AtlasDownload *self)
+{
+  g_return_if_fail (ATLAS_IS_DOWNLOAD (self));
+  if (self->swarming)
+    return;
+  self->swarming = TRUE;
+  if (self->scheduler != NULL)
+    atlas_scheduler_set_swarming (self->scheduler, TRUE, g_random_int ());
+}
+
 AtlasPeerSession *
 atlas_download_new_peer_session (AtlasDownload *self)
 {
@@ -466,8 +480,7 @@ atlas_download_add_peer (AtlasDownload *self, AtlasPeerSession *session, const c
   source->connections++;
   g_ptr_array_add (self->connections, connection);
 
-  if (self->scheduler != NULL)
-    atlas_scheduler_set_swarming (self->scheduler, TRUE, g_random_int ());
+  atlas_download_set_swarming (self);
   g_object_set_data (G_OBJECT (session), "atlas-download", self);
   atlas_peer_session_set_name (session, name);
   atlas_peer_session_set_events (session, &peer_events, source);

@@ -49,6 +49,9 @@ AtlasPeerSession *atlas_download_new_peer_session (AtlasDownload *self);
  * transport set) to the download, which starts it, fetches from the peer what
  * it lacks and serves what it has. @name identifies the peer in the UI. */
 void atlas_download_add_peer (AtlasDownload *self, AtlasPeerSession *session, const char *name);
+/* The download is in a swarm: its mirrors take small claims of the rarest
+ * pieces from a random place, so downloaders fetch different pieces. */
+void atlas_download_set_swarming (AtlasDownload *self);
 /* The verified pieces as the peer protocol's bitfield (what we announce). */
 GBytes *atlas_download_dup_peer_bits (AtlasDownload *self);
 /* Whether the peer called @name was banned from this download (bad data). */

@@ -15,6 +15,8 @@
 #define CLAIM_SECONDS 2.0
 #define CLAIM_MIN_BYTES (4 * 1024 * 1024)
 #define CLAIM_MAX_BYTES (32 * 1024 * 1024)
+#define SWARM_CLAIM_SECONDS 0.5
+#define SWARM_CLAIM_MAX_BYTES (1024 * 1024)
 #define PROBE_LENGTH ATLAS_DEFAULT_PIECE_LENGTH
 #define MAX_BACKOFF_US (30 * G_USEC_PER_SEC)
 /* Endgame copies are held in memory until they win, so only for pieces up to this. */
@@ -178,6 +180,11 @@ claim_pieces (AtlasDownload *self, Source *source)
 {
   double bytes = source->speed > 0 ? source->speed * CLAIM_SECONDS : 2.0 * CLAIM_MIN_BYTES;
 
+  /* In a swarm, what a mirror sends us it sends once for every peer too:
+   * small claims spread over the rare pieces let the swarm share the rest. */
+  if (self->swarming)
+    return MAX (1, (guint) (MIN (source->speed * SWARM_CLAIM_SECONDS, SWARM_CLAIM_MAX_BYTES)
+                            / self->piece_length));
   bytes = CLAMP (bytes, CLAIM_MIN_BYTES, CLAIM_MAX_BYTES);
   return MAX (1, (guint) (bytes / self->piece_length));
 }

@@ -328,6 +328,13 @@ _atlas_download_set_layout (AtlasDownload *self, gint64 size, guint64 piece_leng
   digest_length = atlas_hash_type_digest_length (self->piece_type);
   self->piece_digests = g_new0 (guint8, MAX (self->n_pieces, 1) * digest_length);
 
+  /* Peers can help only with piece hashes to check their data by. */
+  if (self->session != NULL && _atlas_session_get_swarming (self->session)
+      && self->expected_pieces != NULL)
+    self->swarming = TRUE;
+  if (self->swarming)
+    atlas_scheduler_set_swarming (self->scheduler, TRUE, g_random_int ());
+
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SIZE]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PIECES]);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PIECE_LENGTH]);

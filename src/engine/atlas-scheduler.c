@@ -353,7 +353,10 @@ atlas_scheduler_piece_received (AtlasScheduler *self, AtlasRange *range)
 {
   g_return_val_if_fail (range->next < range->end, TRUE);
 
-  self->state[range->next] = PIECE_RECEIVED;
+  /* A piece another source completed meanwhile stays done: counted twice it
+   * would make the download look complete while a piece is missing. */
+  if (self->state[range->next] != PIECE_DONE)
+    self->state[range->next] = PIECE_RECEIVED;
   range->next++;
   return range->next >= range->end;
 }

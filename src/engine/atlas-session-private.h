@@ -10,6 +10,11 @@ G_BEGIN_DECLS
 AtlasCurlDriver *_atlas_session_get_driver (AtlasSession *self);
 AtlasStore *_atlas_session_get_store (AtlasSession *self);
 AtlasRateLimiter *_atlas_session_get_limiter (AtlasSession *self);
+/* Set while an AtlasSwarm shares this session's downloads: downloads that
+ * peers can help start with mirrors spreading their claims (see
+ * atlas_download_set_swarming). */
+void _atlas_session_set_swarming (AtlasSession *self, gboolean swarming);
+gboolean _atlas_session_get_swarming (AtlasSession *self);
 GMainContext *_atlas_session_get_context (AtlasSession *self);
 /* Per-server connection caps across every download of the session. */
 gboolean _atlas_session_acquire_host (AtlasSession *self, const char *host_key);

@@ -38,7 +38,8 @@ struct _AtlasSession
   guint tick_source;
   guint wake_source;
   gint64 wake_at;
-  GTask *closing; /* close_async waiting for renames in flight */
+  GTask *closing;    /* close_async waiting for renames in flight */
+  gboolean swarming; /* a swarm shares its downloads with peers */
 };
 
 static void atlas_session_list_model_init (GListModelInterface *iface);
@@ -242,6 +243,18 @@ AtlasStore *
 _atlas_session_get_store (AtlasSession *self)
 {
   return self->store;
+}
+
+void
+_atlas_session_set_swarming (AtlasSession *self, gboolean swarming)
+{
+  self->swarming = swarming;
+}
+
+gboolean
+_atlas_session_get_swarming (AtlasSession *self)
+{
+  return self->swarming;
 }
 
 AtlasRateLimiter *
