@@ -201,7 +201,8 @@ void _atlas_download_release_connection (AtlasDownload *self, Connection *connec
 
 /* atlas-download-peers.c */
 void _atlas_download_schedule_peers (AtlasDownload *self);
-void _atlas_download_peers_piece_durable (AtlasDownload *self, guint piece);
+gboolean _atlas_download_has_ready_peer (AtlasDownload *self);
+void _atlas_download_peers_piece_good (AtlasDownload *self, guint piece);
 void _atlas_download_peer_unpause (AtlasDownload *self, Connection *connection);
 void _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const char *why);
 void _atlas_download_peer_lost_race (AtlasDownload *self, Connection *connection);

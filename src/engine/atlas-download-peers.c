@@ -385,12 +385,12 @@ dup_verified_bits (AtlasDownload *self)
   return bits;
 }
 
-/* Serving reads the file the writer writes; it exists once anything is
- * verified, and the descriptor stays valid across the rename into place. */
+/* Serving reads the file the writer writes; it exists once any piece is
+ * good, and the descriptor stays valid across the rename into place. */
 static int
 serve_fd (AtlasDownload *self)
 {
-  if (self->serve_fd < 0 && self->n_durable > 0)
+  if (self->serve_fd < 0 && self->good_bytes > 0)
     {
       const char *path = self->state == ATLAS_DOWNLOAD_COMPLETE ? self->path : self->part_path;
 
@@ -487,6 +487,19 @@ atlas_download_add_peer (AtlasDownload *self, AtlasPeerSession *session, const c
   atlas_peer_session_start (session);
 }
 
+gboolean
+_atlas_download_has_ready_peer (AtlasDownload *self)
+{
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+      if (connection->peer != NULL && atlas_peer_session_is_ready (connection->peer)
+          && !atlas_peer_session_is_choking_us (connection->peer))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 void
 _atlas_download_schedule_peers (AtlasDownload *self)
 {
@@ -538,7 +551,7 @@ _atlas_download_peer_lost_race (AtlasDownload *self, Connection *connection)
 }
 
 void
-_atlas_download_peers_piece_durable (AtlasDownload *self, guint piece)
+_atlas_download_peers_piece_good (AtlasDownload *self, guint piece)
 {
   int fd = -1;
 

@@ -16,6 +16,7 @@
 #define CLAIM_MIN_BYTES (4 * 1024 * 1024)
 #define CLAIM_MAX_BYTES (32 * 1024 * 1024)
 #define SWARM_CLAIM_SECONDS 0.5
+#define SWARM_MIRROR_CONNECTIONS 2
 #define SWARM_CLAIM_MAX_BYTES (1024 * 1024)
 #define PROBE_LENGTH ATLAS_DEFAULT_PIECE_LENGTH
 #define MAX_BACKOFF_US (30 * G_USEC_PER_SEC)
@@ -229,6 +230,17 @@ _atlas_download_schedule (AtlasDownload *self)
       return;
     }
 
+  /* In a swarm with peers ready to send, mirrors leave what peers hold to
+   * them, and fewer mirror connections mean fewer pieces in flight that
+   * other downloaders might be fetching from the origin at the same time. */
+  if (self->swarming)
+    {
+      gboolean peers_ready = _atlas_download_has_ready_peer (self);
+
+      atlas_scheduler_set_mirror_max_holders (self->scheduler, peers_ready ? 0 : G_MAXUINT);
+      if (peers_ready)
+        cap = MIN (cap, SWARM_MIRROR_CONNECTIONS);
+    }
   while (count_mirror_connections (self) < cap)
     {
       Source *source = pick_source (self, tried, now);

@@ -358,14 +358,15 @@ mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
       atlas_scheduler_mark_done (self->scheduler, piece);
       self->good_bytes +=
           _atlas_download_piece_end (self, piece) - _atlas_download_piece_start (self, piece);
+      /* Its bytes are in the file and match the hash: peers may have it now.
+       * Durability matters for what the queue records, not for serving. */
+      _atlas_download_peers_piece_good (self, piece);
     }
   self->piece_states[piece] = durable ? ATLAS_PIECE_VERIFIED : ATLAS_PIECE_WRITTEN;
   if (durable && !piece_is_durable (self, piece))
     {
       self->verified[piece / 8] |= 1 << (piece % 8);
       self->n_durable++;
-      /* Now it may be served: peers hear of it. */
-      _atlas_download_peers_piece_durable (self, piece);
     }
   self->piece_map_changed = TRUE;
 }

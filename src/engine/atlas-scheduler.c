@@ -20,7 +20,8 @@ struct _AtlasScheduler
   GPtrArray *ranges;
   guint16 *holders; /* per piece: connected peers that hold it */
   gboolean swarming;
-  GRand *rand; /* breaks ties between equally rare pieces */
+  guint mirror_max_holders; /* in a swarm: mirrors skip pieces more peers hold */
+  GRand *rand;              /* breaks ties between equally rare pieces */
 };
 
 /* Endgame copies cost bandwidth, so only a piece that would otherwise keep
@@ -38,6 +39,7 @@ atlas_scheduler_new (guint n_pieces)
   self->ranges = g_ptr_array_new_with_free_func (g_free);
   self->holders = g_new0 (guint16, MAX (n_pieces, 1));
   self->rand = g_rand_new ();
+  self->mirror_max_holders = G_MAXUINT;
   return self;
 }
 
@@ -168,7 +170,7 @@ held_tail (AtlasRange *range, const guint8 *bits)
  * 100,000 pieces. */
 static AtlasRange *
 claim_rarest (AtlasScheduler *self, guint source, const guint8 *bits, guint max_pieces,
-              gpointer owner)
+              guint max_holders, gpointer owner)
 {
   guint best = G_MAXUINT;
   guint best_holders = G_MAXUINT;
@@ -181,7 +183,7 @@ claim_rarest (AtlasScheduler *self, guint source, const guint8 *bits, guint max_
   for (guint piece = self->first_missing; piece < self->n_pieces; piece++)
     {
       if (self->state[piece] != PIECE_MISSING || !holds (bits, piece)
-          || is_tainted (self, piece, source))
+          || is_tainted (self, piece, source) || self->holders[piece] > max_holders)
         continue;
       if (self->holders[piece] < best_holders)
         {
@@ -279,7 +281,7 @@ atlas_scheduler_claim (AtlasScheduler *self, guint source, guint max_pieces, gpo
   AtlasRange *range;
 
   if (self->swarming)
-    range = claim_rarest (self, source, NULL, MAX (max_pieces, 1), owner);
+    range = claim_rarest (self, source, NULL, MAX (max_pieces, 1), self->mirror_max_holders, owner);
   else
     range = claim_missing (self, source, MAX (max_pieces, 1), owner);
   if (range == NULL)
@@ -298,7 +300,7 @@ atlas_scheduler_claim_held (AtlasScheduler *self, guint source, const guint8 *bi
 
   g_return_val_if_fail (bits != NULL, NULL);
 
-  range = claim_rarest (self, source, bits, MAX (max_pieces, 1), owner);
+  range = claim_rarest (self, source, bits, MAX (max_pieces, 1), G_MAXUINT, owner);
   if (range == NULL)
     range = claim_split (self, source, bits, owner);
   if (range == NULL)
@@ -311,6 +313,12 @@ atlas_scheduler_set_swarming (AtlasScheduler *self, gboolean swarming, guint32 s
 {
   self->swarming = swarming;
   g_rand_set_seed (self->rand, seed);
+}
+
+void
+atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_holders)
+{
+  self->mirror_max_holders = max_holders;
 }
 
 static void

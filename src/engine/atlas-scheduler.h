@@ -90,6 +90,12 @@ AtlasRange *atlas_scheduler_claim_held (AtlasScheduler *self, guint source, cons
  * random place instead of the lowest. @seed makes the choice repeatable. */
 void atlas_scheduler_set_swarming (AtlasScheduler *self, gboolean swarming, guint32 seed);
 
+/* In a swarm, fresh mirror claims skip pieces held by more than @max_holders
+ * peers (G_MAXUINT, the default: none skipped). With peers ready to send, 0
+ * leaves what peers hold to them, so the origin sends each piece about once;
+ * splits and endgame copies still let mirrors help with anything. */
+void atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_holders);
+
 /* How many pieces are claimed, received-but-unchecked, or done. */
 guint atlas_scheduler_count_missing (AtlasScheduler *self);
 

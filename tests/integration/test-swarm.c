@@ -208,8 +208,10 @@ test_loopback_swarm (void)
                       atlas_download_get_bytes_to_peers (download));
       from_mirrors += atlas_download_get_bytes_from_mirrors (download);
     }
-  /* Without peers the origin would send the file three times. */
-  g_assert_cmpuint (from_mirrors, <, 2 * (guint64) FILE_SIZE);
+  /* Without peers the origin would send the file three times; this run
+   * measured 1.15-1.35 times (bench/bench-swarm.sh measures it at scale). */
+  g_test_message ("origin sent %.2f times the file", from_mirrors / (double) FILE_SIZE);
+  g_assert_cmpuint (from_mirrors, <, 8 * (guint64) FILE_SIZE / 5);
 
   for (guint i = 0; i < N_PEERS; i++)
     peer_stop (&peers[i]);
