@@ -110,6 +110,15 @@ def app_section(app, rows):
     return out
 
 
+def summary_section(path, title, goal):
+    """A benchmark that writes its own summary table: included as it is."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        body = f.read().strip()
+    return [title, "", goal, "", body, ""]
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -224,6 +233,14 @@ def main():
     if app:
         md += app_section(app, read_runs(os.path.join(rdir, "app", "app.tsv")))
 
+    md += summary_section(os.path.join(rdir, "peer-link", "summary.txt"),
+                          "## peer link — one QUIC link (`bench/bench-peer-link.sh`)",
+                          "Goals: ≥ 150 MiB/s on loopback UDP; ≥ 15 MiB/s with 0.5 % loss each way. "
+                          "The lossy rows run over the in-process impaired pipe (this kernel has no netem).")
+    md += summary_section(os.path.join(rdir, "swarm", "summary.md"),
+                          "## swarm — eight downloaders, one capped origin (`bench/bench-swarm.sh`)",
+                          "Goals: origin egress ≤ 1.15 × the file; completion ≤ 1.3 × the fluid-model bound; "
+                          "beside a BitTorrent swarm (libtorrent) on the same caps.")
     notes_md = os.path.join(rdir, "notes.md")
     if os.path.exists(notes_md):
         md.append("## Observations")
