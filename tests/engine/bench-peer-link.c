@@ -8,6 +8,7 @@
  * bench/bench-peer-link.sh runs it repeatedly and prints medians.
  */
 #include "atlas-hash.h"
+#include "atlas-ice-link.h"
 #include "atlas-impaired-pipe.h"
 #include "atlas-peer-identity.h"
 #include "atlas-quic-connection-private.h"
@@ -375,6 +376,100 @@ run_lossy (void)
   g_object_unref (b);
 }
 
+/* ---- the path peers really use: QUIC over two libnice agents ---------- */
+
+typedef struct
+{
+  AtlasIceLink *link;
+  AtlasIceLink *other;
+  gboolean ready;
+} IceEnd;
+
+static void
+ice_candidate_cb (AtlasIceLink *link, const char *candidate, IceEnd *end)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!atlas_ice_link_add_remote_candidate (end->other, candidate, &error))
+    g_error ("%s", error->message);
+}
+
+static void
+ice_gathering_done_cb (AtlasIceLink *link, IceEnd *end)
+{
+  atlas_ice_link_remote_gathering_done (end->other);
+}
+
+static void
+ice_ready_cb (AtlasIceLink *link, IceEnd *end)
+{
+  end->ready = TRUE;
+}
+
+static void
+ice_failed_cb (AtlasIceLink *link, const GError *error, IceEnd *end)
+{
+  g_error ("ICE failed: %s", error != NULL ? error->message : "?");
+}
+
+/* Both agents in this process, host candidates on 127.0.0.1 exchanged
+ * directly (the tracker's part in real life), then QUIC over the pair. */
+static void
+run_ice (void)
+{
+  char *local[] = { "127.0.0.1", NULL };
+  AtlasIceConfig config = { .local_addresses = local, .mode = ATLAS_ICE_MODE_DIRECT };
+  g_autoptr (GError) error = NULL;
+  IceEnd ends[2] = { 0 };
+  End client, server;
+  Result result;
+  gboolean timed_out = FALSE;
+  guint id;
+
+  for (guint i = 0; i < 2; i++)
+    {
+      ends[i].link = atlas_ice_link_new (i == 0, &config, &error);
+      if (ends[i].link == NULL)
+        g_error ("%s", error->message);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree char *ufrag = NULL;
+      g_autofree char *pwd = NULL;
+
+      ends[i].other = ends[1 - i].link;
+      g_signal_connect (ends[i].link, "local-candidate", G_CALLBACK (ice_candidate_cb), &ends[i]);
+      g_signal_connect (ends[i].link, "gathering-done", G_CALLBACK (ice_gathering_done_cb),
+                        &ends[i]);
+      g_signal_connect (ends[i].link, "ready", G_CALLBACK (ice_ready_cb), &ends[i]);
+      g_signal_connect (ends[i].link, "failed", G_CALLBACK (ice_failed_cb), &ends[i]);
+      atlas_ice_link_get_local_credentials (ends[i].link, &ufrag, &pwd);
+      if (!atlas_ice_link_set_remote_credentials (ends[1 - i].link, ufrag, pwd, &error))
+        g_error ("%s", error->message);
+    }
+  for (guint i = 0; i < 2; i++)
+    atlas_ice_link_gather (ends[i].link);
+  id = g_timeout_add_seconds (20, timeout_cb, &timed_out);
+  while (!(ends[0].ready && ends[1].ready) && !timed_out)
+    g_main_context_iteration (NULL, TRUE);
+  if (timed_out)
+    g_error ("ICE did not connect on loopback within 20 s");
+  g_source_remove (id);
+
+  end_start (&server, ATLAS_DATAGRAM_PATH (ends[1].link), TRUE);
+  end_start (&client, ATLAS_DATAGRAM_PATH (ends[0].link), FALSE);
+  run_server (&server);
+  server_result (&server, &result);
+  report ("ice", &result, &client);
+  g_object_unref (client.conn);
+  g_object_unref (server.conn);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_signal_handlers_disconnect_by_data (ends[i].link, &ends[i]);
+      g_object_unref (ends[i].link);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -384,7 +479,8 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "size", 0, 0, G_OPTION_ARG_INT64, &size_option, "MiB to send (default 1024)", "MIB" },
     { "smoke", 0, 0, G_OPTION_ARG_NONE, &smoke, "32 MiB only", NULL },
-    { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "udp, udp-1proc, lossy or all (default)", "M" },
+    { "mode", 0, 0, G_OPTION_ARG_STRING, &mode, "udp, udp-1proc, ice, lossy or all (default)",
+      "M" },
     { "loss", 0, 0, G_OPTION_ARG_DOUBLE, &loss, "loss each way in the lossy run (0.005)", "P" },
     { "delay-ms", 0, 0, G_OPTION_ARG_INT, &delay_ms, "one-way delay in the lossy run", "MS" },
     { "cc", 0, 0, G_OPTION_ARG_STRING, &cc_name, "cubic, bbr, bbr2 or reno (default bbr)", "CC" },
@@ -440,6 +536,8 @@ main (int argc, char **argv)
     run_udp ();
   if (g_str_equal (mode, "udp-1proc") || single_process)
     run_udp_single ();
+  if (g_str_equal (mode, "ice") || g_str_equal (mode, "all"))
+    run_ice ();
   if (g_str_equal (mode, "lossy") || g_str_equal (mode, "all"))
     run_lossy ();
   return 0;
