@@ -84,6 +84,7 @@ START=$SECONDS
 for ((run = 1; run <= RUNS; run++)); do
     for cc in "${CCS[@]}"; do
         run_one "$run" --mode udp --cc "$cc"
+        run_one "$run" --mode ice --cc "$cc"
         run_one "$run" --mode lossy --loss "$LOSS" --cc "$cc"
         if ((DELAY > 0)); then
             run_one "$run" --mode lossy --loss "$LOSS" --delay-ms "$DELAY" --cc "$cc"
