@@ -147,8 +147,8 @@ fail (AtlasIceLink *self, GError *error)
 static void
 enlarge_socket_buffers (AtlasIceLink *self)
 {
-  g_autoptr (GSocket) socket = nice_agent_get_selected_socket (self->agent, self->stream_id,
-                                                               COMPONENT_ID);
+  g_autoptr (GSocket) socket =
+      nice_agent_get_selected_socket (self->agent, self->stream_id, COMPONENT_ID);
 
   if (socket == NULL)
     return;
