@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "atlas-app-swarm.h"
 #include "atlas-config.h"
 #include "atlas-format.h"
 #include "atlas-launch.h"
@@ -18,6 +19,7 @@ struct _AtlasApplication
   GSettings *settings;
   AtlasSettings *engine_settings;
   AtlasSession *session;
+  AtlasAppSwarm *swarm; /* peers; made with the session */
   GError *open_error;
   GPtrArray *pending_files; /* GFile, opened before the queue was ready */
 
@@ -40,6 +42,12 @@ GSettings *
 atlas_application_get_settings (AtlasApplication *self)
 {
   return self->settings;
+}
+
+AtlasAppSwarm *
+atlas_application_get_swarm (AtlasApplication *self)
+{
+  return self->swarm;
 }
 
 static AtlasWindow *
@@ -160,6 +168,10 @@ update_metered (AtlasApplication *self)
 
   if (self->session == NULL)
     return;
+  /* Peers upload too: a metered network stops them with the downloads,
+   * and they come back before the session starts again. */
+  if (self->swarm != NULL)
+    atlas_app_swarm_set_paused (self->swarm, pause);
   if (pause && atlas_session_is_running (self->session))
     {
       atlas_session_stop (self->session);
@@ -230,6 +242,18 @@ show_open_error (AtlasApplication *self)
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* Peer problems (a tracker address that is not one, a refused token) are
+ * said once, in a toast; peers stay off and downloads go on from mirrors. */
+static void
+swarm_error_cb (AtlasAppSwarm *swarm, GParamSpec *pspec, AtlasApplication *self)
+{
+  const char *error = atlas_app_swarm_get_error (swarm);
+  AtlasWindow *window = main_window (self, FALSE);
+
+  if (error != NULL && window != NULL)
+    atlas_window_show_toast (window, error);
+}
+
 static void
 session_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -245,12 +269,17 @@ session_opened_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_signal_connect_object (self->session, "download-state-changed",
                            G_CALLBACK (download_state_changed_cb), self, 0);
+  /* The swarm before the session starts (update_metered starts it). */
+  self->swarm = atlas_app_swarm_new (self->settings, self->session);
+  g_signal_connect_object (self->swarm, "notify::error", G_CALLBACK (swarm_error_cb), self, 0);
   windows = gtk_application_get_windows (GTK_APPLICATION (self));
   for (GList *l = windows; l != NULL; l = l->next)
     if (ATLAS_IS_WINDOW (l->data))
       atlas_window_set_session (l->data, self->session);
   update_metered (self);
   add_pending_files (self);
+  if (atlas_app_swarm_get_error (self->swarm) != NULL)
+    swarm_error_cb (self->swarm, NULL, self);
 }
 
 static char *
@@ -471,6 +500,9 @@ quit_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   if (self->quitting)
     return;
   self->quitting = TRUE;
+  /* Peers hear goodbye before the downloads they were fed close. */
+  if (self->swarm != NULL)
+    atlas_app_swarm_shutdown (self->swarm);
   /* Closing persists progress and flushes the queue before we go. */
   if (self->session != NULL)
     atlas_session_close_async (self->session, NULL, session_closed_cb, g_object_ref (self));
@@ -590,6 +622,8 @@ atlas_application_shutdown (GApplication *application)
       /* The main loop is ending without app.quit (the last window closed):
        * close the queue here so the last progress is on disk. */
       self->quitting = TRUE;
+      if (self->swarm != NULL)
+        atlas_app_swarm_shutdown (self->swarm);
       deadline = g_timeout_add_seconds (10, close_deadline_cb, wait);
       atlas_session_close_async (self->session, NULL, closed_on_shutdown_cb, wait);
       while (!wait->done && !wait->timed_out)
@@ -608,6 +642,7 @@ atlas_application_dispose (GObject *object)
 {
   AtlasApplication *self = ATLAS_APPLICATION (object);
 
+  g_clear_object (&self->swarm);
   g_clear_object (&self->session);
   g_clear_object (&self->engine_settings);
   g_clear_object (&self->settings);

@@ -5,12 +5,14 @@
  * instance through the open signal. The application owns the engine session
  * (the SQLite queue), binds GSettings onto the engine's settings, sends
  * notifications, inhibits suspend while downloads run and pauses on metered
- * networks unless the user allows them.
+ * networks unless the user allows them. With the queue it starts the
+ * peer-to-peer controller (AtlasAppSwarm), which follows the peer settings.
  */
 #pragma once
 
 #include <adwaita.h>
 
+#include "atlas-app-swarm.h"
 #include "atlas.h"
 
 G_BEGIN_DECLS
@@ -23,6 +25,8 @@ AtlasApplication *atlas_application_new (void);
 /* NULL until the queue has been opened (or if opening it failed). */
 AtlasSession *atlas_application_get_session (AtlasApplication *self);
 GSettings *atlas_application_get_settings (AtlasApplication *self);
+/* The peer-to-peer controller; NULL until the queue has been opened. */
+AtlasAppSwarm *atlas_application_get_swarm (AtlasApplication *self);
 
 /* Adds downloads for @files (URLs as GFiles for their URIs, or local Metalink,
  * SUMS-free files) into the queue, reporting problems on the active window. */

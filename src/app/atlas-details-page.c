@@ -10,6 +10,11 @@
 /* The engine keeps the last 500 lines; a long session appends more. */
 #define MAX_LOG_LINES 3000
 
+/* Bytes sent to peers grow while a complete download is seeding, when the
+ * engine's tick notifies nothing: the transfer line is refreshed this often
+ * while a download is shown. */
+#define TRANSFER_REFRESH_S 1
+
 struct _AtlasDetailsPage
 {
   AdwBin parent_instance;
@@ -27,6 +32,8 @@ struct _AtlasDetailsPage
   GtkLabel *error_label;
   GtkProgressBar *progress_bar;
   GtkLabel *progress_label;
+  GtkLabel *transfer_label;
+  guint transfer_refresh_id;
   AtlasSegmentMap *segment_map;
   GtkFlowBox *legend;
   GtkListBox *sources_list;
@@ -47,6 +54,26 @@ enum
 static GParamSpec *properties[N_PROPS];
 
 /* ---- words for engine values -------------------------------------------- */
+
+/* Peers appear among the sources as "peer:<12 hex>", the hex also being
+ * the source's host. */
+static gboolean
+source_is_peer (AtlasSource *source)
+{
+  return g_str_has_prefix (atlas_source_get_url (source), "peer:");
+}
+
+/* What a source is called in the list and the legend. */
+static char *
+source_display_name (AtlasSource *source)
+{
+  const char *host = atlas_source_get_host (source);
+
+  if (source_is_peer (source))
+    /* Translators: a peer, named by the start of its key, “Peer 1a2b3c4d5e6f”. */
+    return g_strdup_printf (_ ("Peer %s"), host != NULL ? host : "");
+  return g_strdup (host != NULL && *host != '\0' ? host : atlas_source_get_url (source));
+}
 
 /* The engine's messages are English; the app says what happened in the
  * user's language and shows the engine's text below as the detail. */
@@ -222,6 +249,57 @@ update_header (AtlasDetailsPage *self)
   gtk_label_set_text (self->progress_label, progress->str);
 }
 
+/* "Received: 30 MB from peers, 12 MB from mirrors · Sent to peers: 8 MB";
+ * shown once peers are involved, so downloads without them read as before. */
+static void
+update_transfer (AtlasDetailsPage *self)
+{
+  guint64 from_peers, from_mirrors, to_peers;
+  gboolean has_peers = FALSE;
+  g_autofree char *from_peers_text = NULL;
+  g_autofree char *from_mirrors_text = NULL;
+  g_autofree char *to_peers_text = NULL;
+  g_autofree char *text = NULL;
+
+  if (self->download == NULL)
+    return;
+  from_peers = atlas_download_get_bytes_from_peers (self->download);
+  from_mirrors = atlas_download_get_bytes_from_mirrors (self->download);
+  to_peers = atlas_download_get_bytes_to_peers (self->download);
+  for (guint i = 0; i < g_list_model_get_n_items (self->sources) && !has_peers; i++)
+    {
+      g_autoptr (AtlasSource) source = g_list_model_get_item (self->sources, i);
+      has_peers = source_is_peer (source);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->transfer_label),
+                          has_peers || from_peers > 0 || to_peers > 0);
+  from_peers_text = g_format_size (from_peers);
+  from_mirrors_text = g_format_size (from_mirrors);
+  to_peers_text = g_format_size (to_peers);
+  /* Translators: byte counts, “Received: 30 MB from peers, 12 MB from
+   * mirrors · Sent to peers: 8 MB”. */
+  text = g_strdup_printf (_ ("Received: %s from peers, %s from mirrors · Sent to peers: %s"),
+                          from_peers_text, from_mirrors_text, to_peers_text);
+  gtk_label_set_text (self->transfer_label, text);
+}
+
+static gboolean
+transfer_refresh_cb (gpointer data)
+{
+  AtlasDetailsPage *self = data;
+
+  if (gtk_widget_get_mapped (GTK_WIDGET (self)))
+    update_transfer (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+download_progress_cb (AtlasDetailsPage *self)
+{
+  update_header (self);
+  update_transfer (self);
+}
+
 /* ---- legend -------------------------------------------------------------- */
 
 static void
@@ -281,19 +359,20 @@ rebuild_legend (AtlasDetailsPage *self)
   for (guint i = 0; i < n_sources; i++)
     {
       g_autoptr (AtlasSource) source = g_list_model_get_item (self->sources, i);
-      const char *name = atlas_source_get_host (source);
+      const char *host = atlas_source_get_host (source);
+      g_autofree char *name = source_display_name (source);
       g_autofree char *text = NULL;
 
       /* Mirrors on one host differ only by their URLs. */
-      for (guint j = 0; j < n_sources && name != NULL; j++)
+      for (guint j = 0; j < n_sources && host != NULL; j++)
         {
           g_autoptr (AtlasSource) other = g_list_model_get_item (self->sources, j);
-          if (j != i && g_strcmp0 (atlas_source_get_host (other), name) == 0)
-            name = NULL;
+          if (j != i && g_strcmp0 (atlas_source_get_host (other), host) == 0)
+            host = NULL;
         }
       /* Translators: a legend key, “Verified, from mirror.example.org”. */
       text = g_strdup_printf (_ ("Verified, from %s"),
-                              name != NULL ? name : atlas_source_get_url (source));
+                              host != NULL ? name : atlas_source_get_url (source));
       add_legend_key (self, i, ATLAS_PIECE_VERIFIED, text);
     }
 }
@@ -309,11 +388,9 @@ update_source_row (AdwActionRow *row, GParamSpec *pspec, AtlasSource *source)
   guint errors = atlas_source_get_errors (source);
   guint bad = atlas_source_get_bad_pieces (source);
   const char *last_error = atlas_source_get_last_error (source);
-  const char *host = atlas_source_get_host (source);
+  g_autofree char *name = source_display_name (source);
 
-  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), host != NULL && *host != '\0'
-                                                                ? host
-                                                                : atlas_source_get_url (source));
+  adw_preferences_row_set_title (ADW_PREFERENCES_ROW (row), name);
 
   g_string_append_c (text, '\n');
   g_string_append (text, source_state_text (atlas_source_get_state (source)));
@@ -351,7 +428,22 @@ create_source_row_cb (gpointer item, gpointer user_data)
 {
   AtlasSource *source = item;
   GtkWidget *row = adw_action_row_new ();
+  gboolean peer = source_is_peer (source);
+  GtkWidget *icon = gtk_image_new_from_icon_name (peer ? "network-workgroup-symbolic"
+                                                       : "network-server-symbolic");
 
+  /* Peers are other users, mirrors are servers: the icon and a word tell
+   * them apart at a glance, not only the name. */
+  adw_action_row_add_prefix (ADW_ACTION_ROW (row), icon);
+  if (peer)
+    {
+      GtkWidget *kind = gtk_label_new (_ ("Peer"));
+
+      gtk_widget_set_valign (kind, GTK_ALIGN_CENTER);
+      gtk_widget_add_css_class (kind, "caption-heading");
+      gtk_widget_add_css_class (kind, "accent");
+      adw_action_row_add_suffix (ADW_ACTION_ROW (row), kind);
+    }
   /* URLs and engine messages are not markup. */
   adw_preferences_row_set_use_markup (ADW_PREFERENCES_ROW (row), FALSE);
   adw_action_row_set_subtitle_lines (ADW_ACTION_ROW (row), 0);
@@ -543,6 +635,7 @@ disconnect_download (AtlasDetailsPage *self)
     g_signal_handlers_disconnect_by_data (self->download, self);
   if (self->sources != NULL)
     g_signal_handlers_disconnect_by_data (self->sources, self);
+  g_clear_handle_id (&self->transfer_refresh_id, g_source_remove);
   g_clear_object (&self->sources);
   g_clear_object (&self->download);
 }
@@ -624,6 +717,7 @@ atlas_details_page_class_init (AtlasDetailsPageClass *klass)
   gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, error_label);
   gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, progress_bar);
   gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, progress_label);
+  gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, transfer_label);
   gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, segment_map);
   gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, legend);
   gtk_widget_class_bind_template_child (widget_class, AtlasDetailsPage, sources_list);
@@ -694,8 +788,8 @@ atlas_details_page_set_download (AtlasDetailsPage *self, AtlasDownload *download
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (download, "notify::size", G_CALLBACK (update_header), self,
                            G_CONNECT_SWAPPED);
-  g_signal_connect_object (download, "notify::completed-bytes", G_CALLBACK (update_header), self,
-                           G_CONNECT_SWAPPED);
+  g_signal_connect_object (download, "notify::completed-bytes", G_CALLBACK (download_progress_cb),
+                           self, G_CONNECT_SWAPPED);
   g_signal_connect_object (download, "notify::speed", G_CALLBACK (update_header), self,
                            G_CONNECT_SWAPPED);
   g_signal_connect_object (download, "notify::active-sources", G_CALLBACK (update_header), self,
@@ -711,9 +805,13 @@ atlas_details_page_set_download (AtlasDetailsPage *self, AtlasDownload *download
   g_signal_connect_object (download, "log", G_CALLBACK (download_log_cb), self, 0);
   g_signal_connect_object (self->sources, "items-changed", G_CALLBACK (rebuild_legend), self,
                            G_CONNECT_SWAPPED);
+  g_signal_connect_object (self->sources, "items-changed", G_CALLBACK (update_transfer), self,
+                           G_CONNECT_SWAPPED);
+  self->transfer_refresh_id = g_timeout_add_seconds (TRANSFER_REFRESH_S, transfer_refresh_cb, self);
 
   gtk_list_box_bind_model (self->sources_list, self->sources, create_source_row_cb, NULL, NULL);
   update_header (self);
+  update_transfer (self);
   rebuild_legend (self);
   rebuild_hashes (self);
   load_log (self);

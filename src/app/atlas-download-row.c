@@ -61,6 +61,23 @@ state_icon_name (AtlasDownloadState state)
   return NULL;
 }
 
+/* Peers that are sending right now (sources named "peer:…"). */
+static guint
+count_sending_peers (AtlasDownload *download)
+{
+  GListModel *sources = atlas_download_get_sources (download);
+  guint count = 0;
+
+  for (guint i = 0; i < g_list_model_get_n_items (sources); i++)
+    {
+      g_autoptr (AtlasSource) source = g_list_model_get_item (sources, i);
+
+      count += g_str_has_prefix (atlas_source_get_url (source), "peer:")
+               && atlas_source_get_state (source) == ATLAS_SOURCE_ACTIVE;
+    }
+  return count;
+}
+
 /* Everything a row shows changes at most once per engine tick (about four
  * times a second), so one function redraws it all. */
 static void
@@ -95,6 +112,7 @@ update (AtlasDownloadRow *self)
       g_autofree char *speed = atlas_format_speed (atlas_download_get_speed (download));
       g_autofree char *eta = atlas_format_eta (atlas_download_get_eta (download));
       guint sources = atlas_download_get_active_sources (download);
+      guint peers = count_sending_peers (download);
 
       if (*speed != '\0')
         g_string_append_printf (detail, " — %s", speed);
@@ -107,6 +125,12 @@ update (AtlasDownloadRow *self)
       g_string_append (detail, " — ");
       g_string_append_printf (detail, g_dngettext (NULL, "%u source", "%u sources", sources),
                               sources);
+      if (peers > 0)
+        {
+          g_string_append (detail, " — ");
+          /* TRANSLATORS: how many of the sources are peers (other users). */
+          g_string_append_printf (detail, g_dngettext (NULL, "%u peer", "%u peers", peers), peers);
+        }
     }
   else if (state == ATLAS_DOWNLOAD_FAILED && atlas_download_get_error_message (download) != NULL)
     {

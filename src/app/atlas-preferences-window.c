@@ -4,12 +4,19 @@
  *
  * Speed limits are shown in MB/s with SI units (1 MB/s = 1,000,000 bytes/s),
  * the units atlas_format_speed uses for the speeds shown in the queue, and
- * stored in bytes per second as the keys say. */
+ * stored in bytes per second as the keys say.
+ *
+ * Text rows (tracker, STUN and TURN servers) write their key when applied
+ * (Enter or the apply button), not on every keystroke, because each change
+ * of those keys rebuilds the peer swarm. The tracker token and the TURN
+ * password never go into GSettings: they are stored through AtlasAppSecrets
+ * in private files. */
 #include "atlas-preferences-window.h"
 
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "atlas-app-secrets.h"
 #include "atlas-format.h"
 
 struct _AtlasPreferencesWindow
@@ -27,6 +34,17 @@ struct _AtlasPreferencesWindow
   GtkSwitch *clipboard_switch;
   GtkSwitch *metered_switch;
   AdwComboRow *close_action_row;
+
+  AdwComboRow *peer_mode_row;
+  AdwEntryRow *tracker_url_row;
+  AdwEntryRow *tracker_token_row;
+  AdwEntryRow *stun_server_row;
+  AdwEntryRow *turn_server_row;
+  AdwEntryRow *turn_username_row;
+  AdwEntryRow *turn_password_row;
+  GtkSwitch *upnp_switch;
+  GtkSpinButton *max_peers_spin;
+  GtkSpinButton *peer_upload_limit_spin;
 };
 
 G_DEFINE_FINAL_TYPE (AtlasPreferencesWindow, atlas_preferences_window, ADW_TYPE_PREFERENCES_WINDOW)
@@ -40,8 +58,9 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
-/* In the order of the combo row's items. */
-static const char *const close_actions[] = { "ask", "background", "pause" };
+/* In the order of the combo rows' items. */
+static const char *const close_actions[] = { "ask", "background", "pause", NULL };
+static const char *const peer_modes[] = { "off", "on", "relay-only", NULL };
 
 /* A limit of 0 means none; "Unlimited" says so where "0.0" would read as
  * "nothing may be downloaded". */
@@ -67,13 +86,16 @@ limit_input_cb (GtkSpinButton *spin, double *new_value, gpointer user_data)
   return TRUE;
 }
 
+/* An enum key and a combo row's "selected": @user_data is the nicks in the
+ * order of the row's items. */
 static gboolean
-close_action_to_index_cb (GValue *value, GVariant *variant, gpointer user_data)
+nick_to_index_cb (GValue *value, GVariant *variant, gpointer user_data)
 {
+  const char *const *nicks = user_data;
   const char *nick = g_variant_get_string (variant, NULL);
 
-  for (guint i = 0; i < G_N_ELEMENTS (close_actions); i++)
-    if (g_str_equal (nick, close_actions[i]))
+  for (guint i = 0; nicks[i] != NULL; i++)
+    if (g_str_equal (nick, nicks[i]))
       {
         g_value_set_uint (value, i);
         return TRUE;
@@ -82,14 +104,81 @@ close_action_to_index_cb (GValue *value, GVariant *variant, gpointer user_data)
 }
 
 static GVariant *
-index_to_close_action_cb (const GValue *value, const GVariantType *expected_type,
-                          gpointer user_data)
+index_to_nick_cb (const GValue *value, const GVariantType *expected_type, gpointer user_data)
 {
+  const char *const *nicks = user_data;
   guint index = g_value_get_uint (value);
 
-  if (index >= G_N_ELEMENTS (close_actions))
+  if (index >= g_strv_length ((char **) nicks))
     return NULL;
-  return g_variant_new_string (close_actions[index]);
+  return g_variant_new_string (nicks[index]);
+}
+
+static void
+apply_text_key (AtlasPreferencesWindow *self, AdwEntryRow *row, const char *key)
+{
+  g_autofree char *text = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (row))));
+
+  if (self->settings != NULL)
+    g_settings_set_string (self->settings, key, text);
+}
+
+static void
+tracker_url_apply_cb (AtlasPreferencesWindow *self, AdwEntryRow *row)
+{
+  apply_text_key (self, row, "tracker-url");
+}
+
+static void
+stun_server_apply_cb (AtlasPreferencesWindow *self, AdwEntryRow *row)
+{
+  apply_text_key (self, row, "stun-server");
+}
+
+static void
+turn_server_apply_cb (AtlasPreferencesWindow *self, AdwEntryRow *row)
+{
+  apply_text_key (self, row, "turn-server");
+}
+
+static void
+turn_username_apply_cb (AtlasPreferencesWindow *self, AdwEntryRow *row)
+{
+  apply_text_key (self, row, "turn-username");
+}
+
+static void
+apply_secret (AtlasPreferencesWindow *self, AdwEntryRow *row, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!atlas_app_secrets_store (atlas_app_secrets_get_default (), name,
+                                gtk_editable_get_text (GTK_EDITABLE (row)), &error))
+    {
+      /* Translators: %s says which file could not be written and why. */
+      g_autofree char *message = g_strdup_printf (_ ("Not saved: %s"), error->message);
+      adw_preferences_window_add_toast (ADW_PREFERENCES_WINDOW (self), adw_toast_new (message));
+    }
+}
+
+static void
+tracker_token_apply_cb (AtlasPreferencesWindow *self, AdwEntryRow *row)
+{
+  apply_secret (self, row, ATLAS_SECRET_TRACKER_TOKEN);
+}
+
+static void
+turn_password_apply_cb (AtlasPreferencesWindow *self, AdwEntryRow *row)
+{
+  apply_secret (self, row, ATLAS_SECRET_TURN_PASSWORD);
+}
+
+static void
+load_secret (AdwEntryRow *row, const char *name)
+{
+  g_autofree char *value = atlas_app_secrets_lookup (atlas_app_secrets_get_default (), name);
+
+  gtk_editable_set_text (GTK_EDITABLE (row), value != NULL ? value : "");
 }
 
 /* An empty key means the user's Downloads folder; show which one that is. */
@@ -175,8 +264,26 @@ atlas_preferences_window_constructed (GObject *object)
   g_settings_bind (self->settings, "download-on-metered", self->metered_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_settings_bind_with_mapping (self->settings, "close-action", self->close_action_row, "selected",
-                                G_SETTINGS_BIND_DEFAULT, close_action_to_index_cb,
-                                index_to_close_action_cb, NULL, NULL);
+                                G_SETTINGS_BIND_DEFAULT, nick_to_index_cb, index_to_nick_cb,
+                                (gpointer) close_actions, NULL);
+
+  g_settings_bind_with_mapping (self->settings, "peer-mode", self->peer_mode_row, "selected",
+                                G_SETTINGS_BIND_DEFAULT, nick_to_index_cb, index_to_nick_cb,
+                                (gpointer) peer_modes, NULL);
+  g_settings_bind (self->settings, "tracker-url", self->tracker_url_row, "text",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "stun-server", self->stun_server_row, "text",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "turn-server", self->turn_server_row, "text",
+                   G_SETTINGS_BIND_GET);
+  g_settings_bind (self->settings, "turn-username", self->turn_username_row, "text",
+                   G_SETTINGS_BIND_GET);
+  load_secret (self->tracker_token_row, ATLAS_SECRET_TRACKER_TOKEN);
+  load_secret (self->turn_password_row, ATLAS_SECRET_TURN_PASSWORD);
+  g_settings_bind (self->settings, "upnp", self->upnp_switch, "active", G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (self->settings, "max-peers", self->max_peers_spin, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  bind_speed_limit (self->settings, "peer-upload-limit", self->peer_upload_limit_spin);
 }
 
 static void
@@ -251,7 +358,24 @@ atlas_preferences_window_class_init (AtlasPreferencesWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, clipboard_switch);
   gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, metered_switch);
   gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, close_action_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, peer_mode_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, tracker_url_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, tracker_token_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, stun_server_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, turn_server_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, turn_username_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, turn_password_row);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, upnp_switch);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow, max_peers_spin);
+  gtk_widget_class_bind_template_child (widget_class, AtlasPreferencesWindow,
+                                        peer_upload_limit_spin);
   gtk_widget_class_bind_template_callback (widget_class, folder_clicked_cb);
+  gtk_widget_class_bind_template_callback (widget_class, tracker_url_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, tracker_token_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, stun_server_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, turn_server_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, turn_username_apply_cb);
+  gtk_widget_class_bind_template_callback (widget_class, turn_password_apply_cb);
   gtk_widget_class_bind_template_callback (widget_class, limit_input_cb);
   gtk_widget_class_bind_template_callback (widget_class, limit_output_cb);
 }

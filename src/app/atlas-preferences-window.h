@@ -1,6 +1,9 @@
 /* atlas-preferences-window.h — download folder, concurrent downloads,
- * connections per server, speed limits, clipboard watch, metered networks;
- * every row bound to GSettings, so changes apply at once. */
+ * connections per server, speed limits, clipboard watch, metered networks
+ * (page "general"); peer-to-peer mode, tracker, STUN/TURN, UPnP and peer
+ * limits (page "peers"). Every row is bound to GSettings, so changes apply
+ * at once; the tracker token and TURN password go to private files instead
+ * (AtlasAppSecrets). */
 #pragma once
 
 #include <adwaita.h>

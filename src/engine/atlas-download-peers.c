@@ -187,6 +187,13 @@ pump (AtlasDownload *self, Connection *connection)
 
 /* ---- the session's events ---------------------------------------------- */
 
+/* The name the swarm gave the peer: its url without "peer:". */
+static const char *
+peer_name (Source *source)
+{
+  return source->url + strlen ("peer:");
+}
+
 static Connection *
 link_of (Source *source)
 {
@@ -215,7 +222,7 @@ ready_cb (AtlasPeerSession *session, gpointer user_data)
     return;
   self = connection->download;
   atlas_scheduler_add_holder (self->scheduler, atlas_peer_session_get_remote_bits (session));
-  _atlas_download_log (self, G_LOG_LEVEL_INFO, "Peer %s connected", source->url);
+  _atlas_download_log (self, G_LOG_LEVEL_INFO, "Peer %s connected", peer_name (source));
   pump (self, connection);
 }
 
@@ -326,7 +333,7 @@ closed_cb (AtlasPeerSession *session, const GError *error, gpointer user_data)
       g_free (source->last_error);
       source->last_error = g_strdup (error != NULL ? error->message : "the peer left");
     }
-  _atlas_download_log (self, G_LOG_LEVEL_INFO, "Peer %s left: %s", source->url,
+  _atlas_download_log (self, G_LOG_LEVEL_INFO, "Peer %s left: %s", peer_name (source),
                        error != NULL ? error->message : "closed");
   _atlas_download_cancel_connection (self, connection, NULL);
   _atlas_download_schedule (self);

@@ -397,6 +397,46 @@ test_preferences_apply_live (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_settings_get_max_concurrent_downloads (engine), ==, 3);
 }
 
+typedef struct
+{
+  Fixture *fixture;
+  const char *text;
+} ToastWait;
+
+static gboolean
+toast_shown (gpointer data)
+{
+  ToastWait *wait = data;
+  GtkWidget *label = ui_test_find (GTK_WIDGET (main_window (wait->fixture)), GTK_TYPE_LABEL,
+                                   ui_test_has_label, (gpointer) wait->text);
+
+  return label != NULL && gtk_widget_get_mapped (label);
+}
+
+/* A peer setting that cannot work is said in a toast; peers stay off and
+ * the app goes on. */
+static void
+test_peer_problem_toast (Fixture *fixture, gconstpointer data)
+{
+  AtlasAppSwarm *swarm = atlas_application_get_swarm (fixture->app);
+  ToastWait wait = { fixture, NULL };
+
+  g_assert_nonnull (swarm);
+  /* The defaults: "on", but no tracker, so no swarm and nothing to say. */
+  g_assert_false (atlas_app_swarm_is_running (swarm));
+  g_assert_null (atlas_app_swarm_get_error (swarm));
+
+  g_settings_set_string (fixture->settings, "tracker-url", "ftp://tracker.example.org");
+  test_run_for (100);
+  g_assert_false (atlas_app_swarm_is_running (swarm));
+  wait.text = atlas_app_swarm_get_error (swarm);
+  g_assert_nonnull (wait.text);
+  g_assert_true (ui_test_wait_until (toast_shown, &wait, 5000));
+  g_settings_reset (fixture->settings, "tracker-url");
+  test_run_for (100);
+  g_assert_null (atlas_app_swarm_get_error (swarm));
+}
+
 static void
 test_inhibits_suspend_while_downloading (Fixture *fixture, gconstpointer data)
 {
@@ -423,5 +463,6 @@ main (int argc, char **argv)
   ADD ("close-cancelled", test_close_cancelled);
   ADD ("preferences-apply-live", test_preferences_apply_live);
   ADD ("inhibits-suspend-while-downloading", test_inhibits_suspend_while_downloading);
+  ADD ("peer-problem-toast", test_peer_problem_toast);
   return g_test_run ();
 }

@@ -2,7 +2,11 @@
  * must land in its GSettings key in the key's unit, and a key changed
  * elsewhere must show up in the control at once. */
 #include <adwaita.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "atlas-app-secrets.h"
 #include "atlas-donate-page.h"
 #include "atlas-preferences-window.h"
 #include "atlas-resources.h"
@@ -163,6 +167,129 @@ test_behavior (Fixture *fixture, gconstpointer data)
   save_screenshot (fixture->window, "preferences.png");
 }
 
+/* What the user typed into an entry row, confirmed with Enter. */
+static void
+apply_text (GtkWidget *row, const char *text)
+{
+  gtk_editable_set_text (GTK_EDITABLE (row), text);
+  g_signal_emit_by_name (row, "apply");
+}
+
+static guint
+file_mode (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_mode & 0777;
+}
+
+/* No GSettings key holds @secret, in any form a key's value prints as. */
+static void
+assert_not_in_settings (GSettings *settings, const char *secret)
+{
+  g_autoptr (GSettingsSchema) schema = NULL;
+  g_auto (GStrv) keys = NULL;
+
+  g_object_get (settings, "settings-schema", &schema, NULL);
+  keys = g_settings_schema_list_keys (schema);
+  for (guint i = 0; keys[i] != NULL; i++)
+    {
+      g_autoptr (GVariant) value = g_settings_get_value (settings, keys[i]);
+      g_autofree char *printed = g_variant_print (value, FALSE);
+
+      if (strstr (printed, secret) != NULL)
+        g_error ("the secret is in the key %s", keys[i]);
+    }
+}
+
+static void
+test_peers (Fixture *fixture, gconstpointer data)
+{
+  AdwComboRow *mode = ADW_COMBO_ROW (find (fixture, ADW_TYPE_COMBO_ROW, "Peer-to-peer transfers"));
+  GtkWidget *tracker = find (fixture, ADW_TYPE_ENTRY_ROW, "Tracker address");
+  GtkWidget *token = find (fixture, ADW_TYPE_PASSWORD_ENTRY_ROW, "Tracker token");
+  GtkWidget *stun = find (fixture, ADW_TYPE_ENTRY_ROW, "STUN server");
+  GtkWidget *turn = find (fixture, ADW_TYPE_ENTRY_ROW, "TURN server");
+  GtkWidget *turn_user = find (fixture, ADW_TYPE_ENTRY_ROW, "TURN user name");
+  GtkWidget *turn_password = find (fixture, ADW_TYPE_PASSWORD_ENTRY_ROW, "TURN password");
+  GtkSwitch *upnp = find_switch (fixture, "Open a port on the router (UPnP)");
+  GtkSpinButton *max_peers = find_spin (fixture, "Peers per download");
+  GtkSpinButton *per_peer = find_spin (fixture, "Upload speed limit per peer in MB/s");
+  g_autofree char *token_path = atlas_app_secrets_get_path (ATLAS_SECRET_TRACKER_TOKEN);
+  g_autofree char *password_path = atlas_app_secrets_get_path (ATLAS_SECRET_TURN_PASSWORD);
+  g_autofree char *secrets_dir = g_path_get_dirname (token_path);
+  g_autofree char *stored = NULL;
+  GtkWidget *again;
+  const char *secret = "tok-3f9a7c1e55d2b08e";
+
+  /* The drop-down and the enum, both ways. Peers are "on" by default but
+   * run only once a tracker is set, and there is none yet. */
+  g_assert_cmpuint (adw_combo_row_get_selected (mode), ==, 1);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (tracker)), ==, "");
+  adw_combo_row_set_selected (mode, 2);
+  g_assert_cmpint (g_settings_get_enum (fixture->settings, "peer-mode"), ==, 2);
+  adw_combo_row_set_selected (mode, 0);
+  g_assert_cmpint (g_settings_get_enum (fixture->settings, "peer-mode"), ==, 0);
+  g_settings_set_string (fixture->settings, "peer-mode", "relay-only");
+  g_assert_cmpuint (adw_combo_row_get_selected (mode), ==, 2);
+
+  /* Text rows write their key when applied, trimmed; a key set elsewhere
+   * shows up in the row. */
+  apply_text (tracker, "  https://tracker.example.org:8443 ");
+  g_assert_cmpstr (g_settings_get_string (fixture->settings, "tracker-url"), ==,
+                   "https://tracker.example.org:8443");
+  g_settings_set_string (fixture->settings, "tracker-url", "http://10.0.0.2:8080");
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (tracker)), ==, "http://10.0.0.2:8080");
+  apply_text (stun, "stun.example.org:3478");
+  g_assert_cmpstr (g_settings_get_string (fixture->settings, "stun-server"), ==,
+                   "stun.example.org:3478");
+  apply_text (turn, "turn.example.org:3478");
+  g_assert_cmpstr (g_settings_get_string (fixture->settings, "turn-server"), ==,
+                   "turn.example.org:3478");
+  apply_text (turn_user, "alice");
+  g_assert_cmpstr (g_settings_get_string (fixture->settings, "turn-username"), ==, "alice");
+
+  /* Secrets go to private files, never into GSettings. */
+  apply_text (token, secret);
+  g_assert_true (g_file_get_contents (token_path, &stored, NULL, NULL));
+  g_assert_cmpstr (stored, ==, secret);
+  g_assert_cmpuint (file_mode (token_path), ==, 0600);
+  g_assert_cmpuint (file_mode (secrets_dir), ==, 0700);
+  apply_text (turn_password, "relay-pass-81c4");
+  g_assert_cmpuint (file_mode (password_path), ==, 0600);
+  assert_not_in_settings (fixture->settings, secret);
+  assert_not_in_settings (fixture->settings, "relay-pass-81c4");
+
+  /* Off by default: UPnP opens a port on the router. */
+  g_assert_false (gtk_switch_get_active (upnp));
+  gtk_switch_set_active (upnp, TRUE);
+  g_assert_true (g_settings_get_boolean (fixture->settings, "upnp"));
+
+  g_assert_cmpfloat (gtk_spin_button_get_value (max_peers), ==, 30);
+  type_into (max_peers, "12");
+  g_assert_cmpuint (g_settings_get_uint (fixture->settings, "max-peers"), ==, 12);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (per_peer)), ==, "Unlimited");
+  type_into (per_peer, "0.5");
+  g_assert_cmpuint (g_settings_get_uint64 (fixture->settings, "peer-upload-limit"), ==, 500000);
+
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (fixture->window), "peers");
+  save_screenshot (fixture->window, "preferences-peers.png");
+
+  /* A window opened later shows the stored token (masked). */
+  again = atlas_preferences_window_new (NULL, fixture->settings);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (ui_test_find (
+                       again, ADW_TYPE_PASSWORD_ENTRY_ROW, ui_test_has_label, "Tracker token"))),
+                   ==, secret);
+  gtk_window_destroy (GTK_WINDOW (again));
+
+  /* Emptied, the secret is removed. */
+  apply_text (token, "");
+  apply_text (turn_password, "");
+  g_assert_false (g_file_test (token_path, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (password_path, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_donate (Fixture *fixture, gconstpointer data)
 {
@@ -262,6 +389,7 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/preferences/behavior", Fixture, NULL, preferences_setup, test_behavior,
               fixture_teardown);
+  g_test_add ("/preferences/peers", Fixture, NULL, preferences_setup, test_peers, fixture_teardown);
   g_test_add ("/donate-page/settings", Fixture, NULL, donate_setup, test_donate, fixture_teardown);
   g_test_add ("/donate-page/causes", Fixture, NULL, donate_setup, test_causes, fixture_teardown);
 

@@ -374,6 +374,9 @@ test_controls_are_labelled (Fixture *fixture, gconstpointer data)
   test_run_for (200);
   assert_controls_named (dialog, "add dialog");
   assert_controls_named (preferences, "preferences");
+  adw_preferences_window_set_visible_page_name (ADW_PREFERENCES_WINDOW (preferences), "peers");
+  test_run_for (100);
+  assert_controls_named (preferences, "preferences, peer-to-peer");
   gtk_window_destroy (GTK_WINDOW (dialog));
   gtk_window_destroy (GTK_WINDOW (preferences));
 }
