@@ -34,7 +34,7 @@ typedef struct
 
 typedef struct
 {
-  AtlasDownload *download; /* weak: the session owns it */
+  AtlasDownload *download; /* weak pointer: the session owns it */
   GBytes *announced;       /* the bitfield last announced */
   gboolean complete;
 } Entry;
@@ -74,9 +74,24 @@ entry_hex (const AtlasPeerLayout *layout)
   return g_string_free (hex, FALSE);
 }
 
+/* The session owns its downloads and may drop one between two rounds: the
+ * entry's pointer is weak, so it reads NULL then. */
+static void
+entry_set_download (Entry *entry, AtlasDownload *download)
+{
+  if (entry->download == download)
+    return;
+  if (entry->download != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (entry->download), (gpointer *) &entry->download);
+  entry->download = download;
+  if (download != NULL)
+    g_object_add_weak_pointer (G_OBJECT (download), (gpointer *) &entry->download);
+}
+
 static void
 entry_free (Entry *entry)
 {
+  entry_set_download (entry, NULL);
   g_clear_pointer (&entry->announced, g_bytes_unref);
   g_free (entry);
 }
@@ -162,7 +177,7 @@ announce_cb (gpointer data)
           entry = g_new0 (Entry, 1);
           g_hash_table_insert (self->entries, g_strdup (hex), entry);
         }
-      entry->download = download;
+      entry_set_download (entry, download);
       bits = atlas_download_dup_peer_bits (download);
       complete = atlas_download_get_state (download) == ATLAS_DOWNLOAD_COMPLETE;
       if (entry->announced != NULL && g_bytes_equal (entry->announced, bits)
