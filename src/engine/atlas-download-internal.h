@@ -182,6 +182,9 @@ void _atlas_download_schedule (AtlasDownload *self);
 void _atlas_download_cancel_connection (AtlasDownload *self, Connection *connection,
                                         const char *why);
 void _atlas_download_cancel_all (AtlasDownload *self);
+/* Every piece is in: stops every transfer but keeps peer links, which go on
+ * serving the peers what the download now holds. */
+void _atlas_download_cancel_transfers (AtlasDownload *self);
 void _atlas_download_defer_cancel (AtlasDownload *self, Connection *connection);
 void _atlas_download_check_stalls (AtlasDownload *self, gint64 now);
 void _atlas_download_unpause_transfers (AtlasDownload *self);
@@ -206,6 +209,7 @@ void _atlas_download_peers_piece_good (AtlasDownload *self, guint piece);
 void _atlas_download_peer_unpause (AtlasDownload *self, Connection *connection);
 void _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const char *why);
 void _atlas_download_peer_lost_race (AtlasDownload *self, Connection *connection);
+void _atlas_download_peer_stop_fetching (AtlasDownload *self, Connection *connection);
 void _atlas_download_peer_check_stall (AtlasDownload *self, Connection *connection, gint64 now,
                                        guint timeout);
 

@@ -548,6 +548,18 @@ _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const cha
   g_clear_object (&source->peer);
 }
 
+/* Nothing more to fetch: the link stays up to serve the peer. */
+void
+_atlas_download_peer_stop_fetching (AtlasDownload *self, Connection *connection)
+{
+  drop_range (self, connection);
+  connection->paused = FALSE;
+  atlas_peer_session_set_interested (connection->peer, FALSE);
+  if (connection->source->state == ATLAS_SOURCE_ACTIVE
+      || connection->source->state == ATLAS_SOURCE_CONNECTING)
+    connection->source->state = ATLAS_SOURCE_IDLE;
+}
+
 /* An endgame copy elsewhere won the race for this connection's piece: only
  * the range stops; the peer stays. */
 void

@@ -981,6 +981,20 @@ _atlas_download_defer_cancel (AtlasDownload *self, Connection *connection)
 }
 
 void
+_atlas_download_cancel_transfers (AtlasDownload *self)
+{
+  for (guint i = self->connections->len; i > 0; i--)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i - 1);
+
+      if (connection->peer != NULL)
+        _atlas_download_peer_stop_fetching (self, connection);
+      else
+        _atlas_download_cancel_connection (self, connection, NULL);
+    }
+}
+
+void
 _atlas_download_cancel_all (AtlasDownload *self)
 {
   while (self->connections->len > 0)

@@ -841,7 +841,7 @@ _atlas_download_check_done (AtlasDownload *self)
   /* Every piece is good: stop endgame losers and wait for durability and the
    * whole-file hash. */
   if (self->connections->len > 0)
-    _atlas_download_cancel_all (self);
+    _atlas_download_cancel_transfers (self);
   if (self->state != ATLAS_DOWNLOAD_VERIFYING)
     {
       _atlas_download_set_state (self, ATLAS_DOWNLOAD_VERIFYING, NULL);
@@ -1220,6 +1220,8 @@ _atlas_download_detach (AtlasDownload *self)
       stop_workers (self);
       _atlas_download_persist (self);
     }
+  else
+    _atlas_download_cancel_all (self); /* a complete download's peer links */
   if (self->reap_source != 0)
     g_source_remove (self->reap_source);
   self->reap_source = 0;

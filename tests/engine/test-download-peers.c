@@ -198,6 +198,15 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   test_mirror_stop (fixture->mirror);
 }
 
+/* Peer links outlive completion (a complete download goes on serving), so
+ * a test ends them before freeing the stream under them: removing the
+ * download from the queue closes its links, keeping the file. */
+static void
+end_links (Fixture *fixture, AtlasDownload *download)
+{
+  atlas_session_remove (fixture->session, download, FALSE);
+}
+
 static AtlasDownload *
 add_download (Fixture *fixture, const char *modes)
 {
@@ -286,7 +295,12 @@ test_from_peer_only (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), ==, FILE_SIZE);
   g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), ==, 0);
   g_assert_cmpuint (atlas_peer_session_get_bytes_sent (seeder.session), ==, FILE_SIZE);
+  /* Complete, the download keeps the link to serve the peer in turn. */
+  test_run_for (300);
+  g_assert_false (seeder.closed);
+  g_assert_cmpint (atlas_source_get_state (peer_source (download)), ==, ATLAS_SOURCE_IDLE);
 
+  end_links (fixture, download);
   pipe_clear (ends);
   seeder_clear (&seeder);
 }
@@ -311,6 +325,7 @@ test_peer_and_mirror (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >, 0);
   g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, FILE_SIZE / 2);
 
+  end_links (fixture, download);
   pipe_clear (ends);
   seeder_clear (&seeder);
 }
@@ -348,6 +363,7 @@ test_lying_peer_banned (Fixture *fixture, gconstpointer data)
   g_assert_nonnull (strstr (seeder.closed_message, "ban"));
   g_unlink (bad_path);
 
+  end_links (fixture, download);
   pipe_clear (ends);
   seeder_clear (&seeder);
 }
@@ -415,6 +431,7 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (leecher.base.received, ==, FILE_SIZE);
   g_assert_cmpuint (atlas_download_get_bytes_to_peers (download), ==, FILE_SIZE);
 
+  end_links (fixture, download);
   pipe_clear (ends);
   seeder_clear (&leecher.base);
 }
