@@ -34,6 +34,7 @@ typedef struct
   char *queue_file;
   char *tracker;
   char *token;
+  AtlasCliPeerOptions peers;
   char **args;
 } GetOptions;
 
@@ -52,6 +53,7 @@ get_options_clear (GetOptions *o)
   g_clear_pointer (&o->queue_file, g_free);
   g_clear_pointer (&o->tracker, g_free);
   g_clear_pointer (&o->token, g_free);
+  atlas_cli_peer_options_clear (&o->peers);
   g_clear_pointer (&o->args, g_strfreev);
 }
 
@@ -121,8 +123,10 @@ get_context_new (GetOptions *o, gboolean for_add)
                    "of the same file. The download is kept in the queue, so running the\n"
                    "same command again after an interruption resumes it. With --tracker,\n"
                    "a NAME that is neither a URL nor a file is an entry of the tracker's\n"
-                   "index, fetched from the mirrors its Metalink lists.");
+                   "index, fetched from the mirrors its Metalink lists. With a tracker,\n"
+                   "files that have SHA-256 piece hashes are also exchanged with peers.");
       g_option_context_add_main_entries (context, get_only, NULL);
+      g_option_context_add_group (context, atlas_cli_peer_option_group (&o->peers, TRUE));
     }
   g_option_context_add_main_entries (context, common, NULL);
   return context;
@@ -644,8 +648,12 @@ atlas_cli_cmd_get (int argc, char **argv)
   g_autoptr (GPtrArray) requests = NULL;
   g_autoptr (GPtrArray) downloads = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr (AtlasCliProgress) progress = NULL;
+  g_autoptr (AtlasCliPeers) peers = NULL;
   g_autofree char *directory = NULL;
   g_autofree char *store_path = NULL;
+  const char *tracker_url;
+  gboolean use_peers;
+  gboolean seeded = FALSE;
   int exit_code;
 
   exit_code = parse_get_like (&o, "get", FALSE, argc, argv, settings);
@@ -654,6 +662,21 @@ atlas_cli_cmd_get (int argc, char **argv)
   exit_code = prepare_requests (&o, "get", settings, &directory, &requests);
   if (exit_code != ATLAS_CLI_EXIT_OK)
     return exit_code;
+
+  tracker_url = atlas_cli_tracker_url (o.tracker);
+  use_peers = atlas_cli_peers_wanted (&o.peers, tracker_url, requests);
+  if (use_peers && atlas_cli_tracker_token (o.token) == NULL)
+    {
+      /* A tracker URL in the environment should not break plain downloads. */
+      if (!o.quiet)
+        atlas_cli_warning ("no tracker token ($ATLAS_TRACKER_TOKEN or --token): downloading "
+                           "without peers");
+      use_peers = FALSE;
+    }
+  if (o.peers.seed_after && !use_peers)
+    return atlas_cli_usage_error (
+        "get", "--seed-after needs peers: a tracker (--tracker or $ATLAS_TRACKER_URL), its token, "
+               "and a file with SHA-256 piece hashes (a Metalink from 'atlas publish')");
 
   progress = atlas_cli_progress_new (atlas_cli_progress_choose_mode (o.json, o.quiet));
   atlas_cli_interrupt_install ();
@@ -665,6 +688,24 @@ atlas_cli_cmd_get (int argc, char **argv)
       if (exit_code == ATLAS_CLI_EXIT_BUSY)
         fprintf (stderr, "atlas: or download without the queue: atlas get --no-queue …\n");
       return exit_code;
+    }
+
+  if (use_peers)
+    {
+      g_autoptr (GError) error = NULL;
+
+      peers = atlas_cli_peers_new (&o.peers, tracker_url, atlas_cli_tracker_token (o.token),
+                                   o.ca_file, session, progress, FALSE, &error);
+      if (peers == NULL)
+        {
+          exit_code = error->domain == G_OPTION_ERROR
+                          ? atlas_cli_usage_error ("get", "%s", error->message)
+                          : atlas_cli_report_error (error, "cannot join the swarm");
+          return close_session (session, exit_code);
+        }
+      /* Before the session starts and before downloads are added, so that
+       * their first mirror claims are already spread for the swarm. */
+      atlas_cli_peers_start (peers);
     }
 
   for (guint i = 0; i < requests->len; i++)
@@ -703,9 +744,21 @@ atlas_cli_cmd_get (int argc, char **argv)
       exit_code = worse_exit (exit_code, atlas_cli_run_until_done (session, downloads, progress));
     }
 
+  if (peers != NULL && o.peers.seed_after && exit_code == ATLAS_CLI_EXIT_OK && downloads->len > 0
+      && !atlas_cli_interrupted ())
+    {
+      /* Interrupting is how seeding ends, so it is not a failure. */
+      for (guint i = 0; i < downloads->len; i++)
+        atlas_cli_peers_announce_seeding (peers, g_ptr_array_index (downloads, i));
+      exit_code = atlas_cli_peers_serve (peers, downloads);
+      seeded = TRUE;
+    }
+  if (peers != NULL)
+    atlas_cli_peers_stop (peers);
+
   exit_code = close_session (session, exit_code);
 
-  if (atlas_cli_interrupted ())
+  if (atlas_cli_interrupted () && !seeded)
     {
       atlas_cli_progress_clear (progress);
       if (store_path != NULL)

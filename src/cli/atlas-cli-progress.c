@@ -36,6 +36,7 @@ struct _AtlasCliProgress
   guint lines_drawn;  /* bar lines currently on screen, cursor below them */
   gint64 last_draw_us;
   guint redraw_source;
+  AtlasSwarm *swarm; /* nullable: peers are counted only with one */
 
   /* A single byte-count bar, used by verify. */
   gboolean bytes_active;
@@ -92,6 +93,12 @@ atlas_cli_progress_get_mode (AtlasCliProgress *self)
   return self->mode;
 }
 
+void
+atlas_cli_progress_set_swarm (AtlasCliProgress *self, AtlasSwarm *swarm)
+{
+  g_set_object (&self->swarm, swarm);
+}
+
 static void
 tracked_free (Tracked *tracked)
 {
@@ -120,11 +127,25 @@ atlas_cli_progress_free (AtlasCliProgress *self)
   atlas_cli_progress_untrack_all (self);
   g_clear_handle_id (&self->redraw_source, g_source_remove);
   g_ptr_array_unref (self->tracked);
+  g_clear_object (&self->swarm);
   g_free (self->bytes_label);
   g_free (self);
 }
 
 /* ---- JSON ---- */
+
+/* Bytes of this run by where they came from or went, for scripts that judge
+ * how much the swarm helped. */
+static void
+append_peer_bytes (GString *out, AtlasDownload *download)
+{
+  g_string_append_printf (out,
+                          ",\"from_peers\":%" G_GUINT64_FORMAT
+                          ",\"from_mirrors\":%" G_GUINT64_FORMAT ",\"to_peers\":%" G_GUINT64_FORMAT,
+                          atlas_download_get_bytes_from_peers (download),
+                          atlas_download_get_bytes_from_mirrors (download),
+                          atlas_download_get_bytes_to_peers (download));
+}
 
 void
 atlas_cli_json_append_download (GString *out, AtlasDownload *download)
@@ -143,6 +164,7 @@ atlas_cli_json_append_download (GString *out, AtlasDownload *download)
       atlas_download_get_speed (download), atlas_download_get_eta (download),
       atlas_download_get_active_sources (download));
   atlas_cli_json_append_string (out, atlas_download_get_error_message (download));
+  append_peer_bytes (out, download);
 }
 
 void
@@ -163,6 +185,9 @@ emit_json_progress (Tracked *tracked)
   g_autoptr (GString) line = g_string_new ("{\"event\":\"progress\",");
 
   atlas_cli_json_append_download (line, tracked->download);
+  if (tracked->progress->swarm != NULL)
+    g_string_append_printf (line, ",\"peers\":%u",
+                            atlas_swarm_get_n_peers (tracked->progress->swarm));
   g_string_append_c (line, '}');
   atlas_cli_progress_json (tracked->progress, line->str);
 }
@@ -281,7 +306,7 @@ format_line (const char *name, gint64 size, guint64 completed, const char *statu
 }
 
 static char *
-download_status (AtlasDownload *download)
+download_status (AtlasCliProgress *self, AtlasDownload *download)
 {
   AtlasDownloadState state = atlas_download_get_state (download);
 
@@ -290,9 +315,20 @@ download_status (AtlasDownload *download)
       g_autofree char *speed = atlas_cli_format_speed (atlas_download_get_speed (download));
       g_autofree char *eta = atlas_cli_format_eta (atlas_download_get_eta (download));
       guint sources = atlas_download_get_active_sources (download);
+      GString *status = g_string_new (NULL);
 
-      return g_strdup_printf ("%s  ETA %s  %u %s", speed, eta, sources,
+      g_string_append_printf (status, "%s  ETA %s  %u %s", speed, eta, sources,
                               sources == 1 ? "source" : "sources");
+      if (self->swarm != NULL)
+        {
+          guint peers = atlas_swarm_get_n_peers (self->swarm);
+          g_autofree char *from_peers =
+              atlas_cli_format_size (atlas_download_get_bytes_from_peers (download));
+
+          g_string_append_printf (status, "  %u %s, %s from peers", peers,
+                                  peers == 1 ? "peer" : "peers", from_peers);
+        }
+      return g_string_free (status, FALSE);
     }
   return g_strdup (atlas_download_state_to_string (state));
 }
@@ -332,7 +368,7 @@ draw (AtlasCliProgress *self)
           break;
         }
 
-      status = download_status (tracked->download);
+      status = download_status (self, tracked->download);
       line = format_line (atlas_download_get_name (tracked->download),
                           atlas_download_get_size (tracked->download),
                           atlas_download_get_completed_bytes (tracked->download), status, columns);
@@ -486,6 +522,7 @@ print_final_line (Tracked *tracked)
       atlas_cli_json_append_string (line, state == ATLAS_DOWNLOAD_FAILED
                                               ? atlas_download_get_error_message (download)
                                               : NULL);
+      append_peer_bytes (line, download);
       g_string_append_c (line, '}');
       atlas_cli_progress_json (self, line->str);
     }
@@ -498,13 +535,22 @@ print_final_line (Tracked *tracked)
       double seconds = (double) (g_get_monotonic_time () - tracked->start_us) / G_USEC_PER_SEC;
       guint64 fetched =
           completed > tracked->start_completed ? completed - tracked->start_completed : 0;
+      guint64 from_peers = atlas_download_get_bytes_from_peers (download);
 
       if (fetched > 0 && seconds > 0.05)
         {
           g_autofree char *speed = atlas_cli_format_speed ((guint64) (fetched / seconds));
+          g_autofree char *peer_text = NULL;
 
-          atlas_cli_progress_print (self, FALSE, "Downloaded %s (%s in %.1f s, %s): %s",
+          /* Only when peers helped, so mirror-only lines read as before. */
+          if (from_peers > 0)
+            {
+              g_autofree char *peer_size = atlas_cli_format_size (from_peers);
+              peer_text = g_strdup_printf ("; %s from peers", peer_size);
+            }
+          atlas_cli_progress_print (self, FALSE, "Downloaded %s (%s in %.1f s, %s%s): %s",
                                     atlas_download_get_name (download), size_text, seconds, speed,
+                                    peer_text != NULL ? peer_text : "",
                                     atlas_download_get_path (download));
         }
       else

@@ -25,6 +25,9 @@ typedef struct
   int max_concurrent;
   char *limit;
   char *ca_file;
+  char *tracker;
+  char *token;
+  AtlasCliPeerOptions peers;
   char **args;
 } QueueOptions;
 
@@ -34,6 +37,9 @@ queue_options_clear (QueueOptions *o)
   g_clear_pointer (&o->queue_file, g_free);
   g_clear_pointer (&o->limit, g_free);
   g_clear_pointer (&o->ca_file, g_free);
+  g_clear_pointer (&o->tracker, g_free);
+  g_clear_pointer (&o->token, g_free);
+  atlas_cli_peer_options_clear (&o->peers);
   g_clear_pointer (&o->args, g_strfreev);
 }
 
@@ -71,6 +77,10 @@ queue_context_new (QueueOptions *o, const char *command)
       "Total speed limit, e.g. 500K, 20M (bytes/s; 0 = none)", "RATE" },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &o->ca_file, "Also trust the certificates in FILE",
       "FILE" },
+    { "tracker", 0, 0, G_OPTION_ARG_STRING, &o->tracker,
+      "Exchange pieces with peers through this tracker (default: $ATLAS_TRACKER_URL)", "URL" },
+    { "token", 0, 0, G_OPTION_ARG_STRING, &o->token,
+      "Token for --tracker (better: $ATLAS_TRACKER_TOKEN, which ps does not show)", "T" },
     { NULL }
   };
   GOptionContext *context = NULL;
@@ -105,6 +115,7 @@ queue_context_new (QueueOptions *o, const char *command)
                    "Paused downloads stay paused. Ctrl-C stops and keeps progress.");
       g_option_context_add_main_entries (context, json, NULL);
       g_option_context_add_main_entries (context, run, NULL);
+      g_option_context_add_group (context, atlas_cli_peer_option_group (&o->peers, FALSE));
     }
   else
     return NULL;
@@ -361,8 +372,10 @@ atlas_cli_cmd_run (int argc, char **argv)
   g_autoptr (AtlasSettings) settings = atlas_settings_new ();
   g_autoptr (AtlasSession) session = NULL;
   g_autoptr (AtlasCliProgress) progress = NULL;
+  g_autoptr (AtlasCliPeers) peers = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *store_path = NULL;
+  const char *tracker_url;
   int exit_code = parse (&o, "run", argc, argv);
 
   if (exit_code != ATLAS_CLI_EXIT_OK)
@@ -383,8 +396,23 @@ atlas_cli_cmd_run (int argc, char **argv)
   if (session == NULL)
     return exit_code;
 
+  /* The queue's downloads are only known now; a swarm with nothing to share
+   * costs one idle tracker connection. */
+  tracker_url = atlas_cli_tracker_url (o.tracker);
+  if (tracker_url != NULL && !o.peers.no_peers && atlas_cli_tracker_token (o.token) != NULL)
+    {
+      peers = atlas_cli_peers_new (&o.peers, tracker_url, atlas_cli_tracker_token (o.token),
+                                   o.ca_file, session, progress, FALSE, &error);
+      if (peers == NULL)
+        return finish (session, error->domain == G_OPTION_ERROR
+                                    ? atlas_cli_usage_error ("run", "%s", error->message)
+                                    : atlas_cli_report_error (error, "cannot join the swarm"));
+      atlas_cli_peers_start (peers);
+    }
   atlas_session_start (session);
   exit_code = atlas_cli_run_until_done (session, NULL, progress);
+  if (peers != NULL)
+    atlas_cli_peers_stop (peers);
   exit_code = finish (session, exit_code);
 
   if (exit_code == ATLAS_CLI_EXIT_INTERRUPTED || atlas_cli_interrupted ())

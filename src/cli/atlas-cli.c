@@ -26,6 +26,7 @@ static const Command commands[] = {
   { "remove", atlas_cli_cmd_remove, "Remove downloads from the queue" },
   { "run", atlas_cli_cmd_run, "Transfer the queue until nothing is left" },
   { "publish", atlas_cli_cmd_publish, "Hash a file, write its Metalink, add it to a tracker" },
+  { "seed", atlas_cli_cmd_seed, "Serve files you have to peers until interrupted" },
   { "help", NULL, "Show help for a command" },
 };
 
@@ -49,6 +50,8 @@ atlas_cli_option_context_for (const char *command)
     return atlas_cli_verify_option_context ();
   if (g_str_equal (command, "publish"))
     return atlas_cli_publish_option_context ();
+  if (g_str_equal (command, "seed"))
+    return atlas_cli_seed_option_context ();
   return atlas_cli_queue_option_context (command);
 }
 
@@ -93,7 +96,8 @@ print_command_help (const char *name)
   /* GOptionContext prints the program name; make it read "atlas get".
    * This is the only place the name is set on this path. */
   g_set_prgname (prgname);
-  help = g_option_context_get_help (context, TRUE, NULL);
+  /* Every group, so the peer options of get and seed are listed too. */
+  help = g_option_context_get_help (context, FALSE, NULL);
   fputs (help, stdout);
   return ATLAS_CLI_EXIT_OK;
 }

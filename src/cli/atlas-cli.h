@@ -7,6 +7,8 @@
 
 #include <atlas.h>
 
+#include "atlas-swarm.h"
+
 #include "atlas-cli-exit-codes.h"
 
 G_BEGIN_DECLS
@@ -21,6 +23,7 @@ int atlas_cli_cmd_resume (int argc, char **argv);
 int atlas_cli_cmd_remove (int argc, char **argv);
 int atlas_cli_cmd_run (int argc, char **argv);
 int atlas_cli_cmd_publish (int argc, char **argv);
+int atlas_cli_cmd_seed (int argc, char **argv);
 
 /* The option context of a subcommand, for `atlas help CMD`. NULL if unknown. */
 GOptionContext *atlas_cli_option_context_for (const char *command);
@@ -29,6 +32,7 @@ GOptionContext *atlas_cli_get_option_context (gboolean for_add);
 GOptionContext *atlas_cli_verify_option_context (void);
 GOptionContext *atlas_cli_queue_option_context (const char *command);
 GOptionContext *atlas_cli_publish_option_context (void);
+GOptionContext *atlas_cli_seed_option_context (void);
 
 /* ---- atlas-cli-common.c ---- */
 
@@ -134,8 +138,13 @@ void atlas_cli_progress_bytes (AtlasCliProgress *self, const char *label, guint6
 /* Erases whatever bars are on screen. */
 void atlas_cli_progress_clear (AtlasCliProgress *self);
 
+/* With a swarm (a reference is kept; NULL drops it), progress lines and JSON
+ * progress events also count connected peers. */
+void atlas_cli_progress_set_swarm (AtlasCliProgress *self, AtlasSwarm *swarm);
+
 /* Appends the JSON members (no braces) describing @download: id, name, path,
- * state, size, completed, speed, eta, sources, error. */
+ * state, size, completed, speed, eta, sources, error, from_peers,
+ * from_mirrors, to_peers. */
 void atlas_cli_json_append_download (GString *out, AtlasDownload *download);
 /* The state names of the CLI's output, a contract with scripts. */
 
@@ -167,6 +176,64 @@ AtlasMetalink *atlas_cli_entry_fetch_metalink (const char *tracker_url, const ch
                                                const char *ca_file, const char *spec,
                                                GError **error);
 
+/* ---- atlas-cli-peers.c: the swarm for get and seed ---- */
+
+/* The "peers" option group; the strings belong to the struct. */
+typedef struct
+{
+  gboolean no_peers;
+  gboolean relay_only;
+  char *stun;
+  char *turn;
+  char *turn_user;
+  char *turn_password;
+  gboolean upnp;
+  char **local_addresses;
+  char *upload_limit;
+  char *peer_upload_limit;
+  int max_peers;
+  char *identity;
+  gboolean seed_after;
+} AtlasCliPeerOptions;
+
+void atlas_cli_peer_options_clear (AtlasCliPeerOptions *options);
+/* Options pointing into @options; --seed-after only if @with_seed_after. */
+GOptionGroup *atlas_cli_peer_option_group (AtlasCliPeerOptions *options, gboolean with_seed_after);
+
+/* TRUE if peers can help with @request: SHA-256 piece hashes and a whole-file
+ * SHA-256 (the tracker entry's name). */
+gboolean atlas_cli_request_is_shareable (const AtlasRequest *request);
+/* TRUE if a swarm should be set up: a tracker, no --no-peers, and at least one
+ * shareable request in @requests. */
+gboolean atlas_cli_peers_wanted (const AtlasCliPeerOptions *options, const char *tracker_url,
+                                 GPtrArray *requests);
+
+typedef struct _AtlasCliPeers AtlasCliPeers;
+
+/* Checks the options, loads or creates the identity and builds the swarm for
+ * @session (not started). Usage mistakes are G_OPTION_ERROR. When
+ * @refusal_ends_command, a refused token is left to the caller (seed);
+ * otherwise it is a warning and the command goes on with mirrors only. */
+AtlasCliPeers *atlas_cli_peers_new (const AtlasCliPeerOptions *options, const char *tracker_url,
+                                    const char *token, const char *ca_file, AtlasSession *session,
+                                    AtlasCliProgress *progress, gboolean refusal_ends_command,
+                                    GError **error);
+/* Start before atlas_session_start() and before adding downloads. Stop leaves
+ * every swarm and closes every peer link. */
+void atlas_cli_peers_start (AtlasCliPeers *self);
+void atlas_cli_peers_stop (AtlasCliPeers *self);
+void atlas_cli_peers_free (AtlasCliPeers *self);
+AtlasSwarm *atlas_cli_peers_get_swarm (AtlasCliPeers *self);
+/* The tracker's refusal of the token (ATLAS_ERROR_PERMISSION), or NULL. */
+const GError *atlas_cli_peers_get_refusal (AtlasCliPeers *self);
+/* Prints "seeding NAME (N pieces) as sha256:…" ({"event":"seeding"} in JSON). */
+void atlas_cli_peers_announce_seeding (AtlasCliPeers *self, AtlasDownload *download);
+/* Serves the complete @downloads to peers, printing totals now and then,
+ * until SIGINT/SIGTERM (then 0) or the tracker refuses the token (then its
+ * exit status); stops the swarm either way. */
+int atlas_cli_peers_serve (AtlasCliPeers *self, GPtrArray *downloads);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasCliProgress, atlas_cli_progress_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasCliPeers, atlas_cli_peers_free)
 
 G_END_DECLS

@@ -88,6 +88,7 @@ struct _Connection
    * @requested were asked for, in order, and arrive in that order. */
   AtlasPeerSession *peer;
   guint64 requested;
+  gboolean holder_counted; /* its bitfield is in the scheduler's holder counts */
 };
 
 struct _AtlasDownload

@@ -222,6 +222,7 @@ ready_cb (AtlasPeerSession *session, gpointer user_data)
     return;
   self = connection->download;
   atlas_scheduler_add_holder (self->scheduler, atlas_peer_session_get_remote_bits (session));
+  connection->holder_counted = TRUE;
   _atlas_download_log (self, G_LOG_LEVEL_INFO, "Peer %s connected", peer_name (source));
   pump (self, connection);
 }
@@ -534,8 +535,11 @@ _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const cha
   guint16 reason = ATLAS_PEER_GOODBYE_NORMAL;
 
   drop_range (self, connection);
-  if (atlas_peer_session_is_ready (session))
+  /* Not is_ready(): a session that has just closed is no longer ready, but
+   * its pieces are still counted and would keep mirrors away from them. */
+  if (connection->holder_counted)
     atlas_scheduler_remove_holder (self->scheduler, atlas_peer_session_get_remote_bits (session));
+  connection->holder_counted = FALSE;
   self->bytes_to_peers_base += atlas_peer_session_get_bytes_sent (session);
   _atlas_download_release_connection (self, connection);
   if (source->state == ATLAS_SOURCE_BANNED)

@@ -190,6 +190,27 @@ claim_pieces (AtlasDownload *self, Source *source)
   return MAX (1, (guint) (bytes / self->piece_length));
 }
 
+/* Whether peers delivered at least as fast as mirrors at the last tick (or
+ * nothing has been measured yet). Then pieces peers hold are left to them;
+ * when peers are the slower side, mirrors take anything, so a slow peer never
+ * holds a download back: mirrors fill what peers cannot. */
+static gboolean
+peers_outpace_mirrors (AtlasDownload *self)
+{
+  double peers = 0, mirrors = 0;
+
+  for (guint i = 0; i < self->sources->len; i++)
+    {
+      Source *source = g_ptr_array_index (self->sources, i);
+
+      if (source->peer != NULL)
+        peers += source->speed;
+      else
+        mirrors += source->speed;
+    }
+  return peers >= mirrors;
+}
+
 /* Peers have their own links, outside the per-download connection cap. */
 static guint
 count_mirror_connections (AtlasDownload *self)
@@ -236,8 +257,9 @@ _atlas_download_schedule (AtlasDownload *self)
   if (self->swarming)
     {
       gboolean peers_ready = _atlas_download_has_ready_peer (self);
+      gboolean peers_faster = peers_ready && peers_outpace_mirrors (self);
 
-      atlas_scheduler_set_mirror_max_holders (self->scheduler, peers_ready ? 0 : G_MAXUINT);
+      atlas_scheduler_set_mirror_max_holders (self->scheduler, peers_faster ? 0 : G_MAXUINT);
       if (peers_ready)
         cap = MIN (cap, SWARM_MIRROR_CONNECTIONS);
     }

@@ -368,6 +368,43 @@ test_lying_peer_banned (Fixture *fixture, gconstpointer data)
   seeder_clear (&seeder);
 }
 
+static void
+test_peer_leaving_frees_its_pieces (Fixture *fixture, gconstpointer data)
+{
+  /* A slow peer holds every piece, so the mirror leaves them to it; then the
+   * peer goes away mid-transfer. Its pieces must count as nobody's again,
+   * or the mirror would never fetch them and the download would hang. */
+  AtlasDownload *download = add_download (fixture, "rate=4M");
+  AtlasPeerLayout layout;
+  Seeder seeder, empty;
+  PipeEnd ends[2] = { 0 };
+  PipeEnd empty_ends[2] = { 0 };
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  atlas_download_set_swarming (download);
+  seeder_init (&seeder, &layout, fixture->source_path, TRUE);
+  atlas_peer_session_set_upload_limits (seeder.session, NULL, 512 * 1024);
+  attach (download, &seeder, ends);
+  /* Another peer that stays, holding nothing: with a peer ready, mirrors
+   * leave to the peers whatever the holder counts say peers hold. */
+  seeder_init (&empty, &layout, NULL, FALSE);
+  attach (download, &empty, empty_ends);
+  test_run_for (1000);
+  g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, 0);
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
+
+  atlas_peer_session_close (seeder.session, ATLAS_PEER_GOODBYE_SHUTTING_DOWN, "going away");
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >, FILE_SIZE / 2);
+
+  end_links (fixture, download);
+  pipe_clear (ends);
+  pipe_clear (empty_ends);
+  seeder_clear (&seeder);
+  seeder_clear (&empty);
+}
+
 typedef struct
 {
   Seeder base;
@@ -446,6 +483,7 @@ main (int argc, char **argv)
   ADD ("from-peer-only", test_from_peer_only);
   ADD ("peer-and-mirror", test_peer_and_mirror);
   ADD ("lying-peer-banned", test_lying_peer_banned);
+  ADD ("peer-leaving-frees-its-pieces", test_peer_leaving_frees_its_pieces);
   ADD ("serves-verified-pieces", test_serves_verified_pieces);
 #undef ADD
   return g_test_run ();
