@@ -47,6 +47,7 @@ struct _Source
   double speed;
   char *last_error;
   AtlasPeerSession *peer; /* a peer, not a mirror: it holds only some pieces */
+  Connection *link;       /* a peer's one link while it lasts */
 };
 
 struct _Connection

@@ -194,21 +194,12 @@ peer_name (Source *source)
   return source->url + strlen ("peer:");
 }
 
+/* The peer's link, or NULL once it has ended (the session may still report
+ * its closing). */
 static Connection *
 link_of (Source *source)
 {
-  AtlasDownload *self;
-
-  if (source->peer == NULL)
-    return NULL;
-  self = g_object_get_data (G_OBJECT (source->peer), "atlas-download");
-  for (guint i = 0; self != NULL && i < self->connections->len; i++)
-    {
-      Connection *connection = g_ptr_array_index (self->connections, i);
-      if (connection->source == source)
-        return connection;
-    }
-  return NULL;
+  return source->link;
 }
 
 static void
@@ -486,10 +477,10 @@ atlas_download_add_peer (AtlasDownload *self, AtlasPeerSession *session, const c
   g_array_append_val (self->stream_sources, stream_source);
   connection->started = connection->last_data = g_get_monotonic_time ();
   source->connections++;
+  source->link = connection;
   g_ptr_array_add (self->connections, connection);
 
   atlas_download_set_swarming (self);
-  g_object_set_data (G_OBJECT (session), "atlas-download", self);
   atlas_peer_session_set_name (session, name);
   atlas_peer_session_set_events (session, &peer_events, source);
   atlas_peer_session_start (session);
@@ -541,14 +532,14 @@ _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const cha
     atlas_scheduler_remove_holder (self->scheduler, atlas_peer_session_get_remote_bits (session));
   connection->holder_counted = FALSE;
   self->bytes_to_peers_base += atlas_peer_session_get_bytes_sent (session);
+  source->link = NULL;
   _atlas_download_release_connection (self, connection);
   if (source->state == ATLAS_SOURCE_BANNED)
     reason = ATLAS_PEER_GOODBYE_BANNED;
   else if (self->state != ATLAS_DOWNLOAD_ACTIVE || self->stopping)
     reason = ATLAS_PEER_GOODBYE_SHUTTING_DOWN;
-  /* Closing reports "closed" again; the connection is gone, so it is ignored. */
+  /* Closing reports "closed" again; the link is gone, so it is ignored. */
   atlas_peer_session_close (session, reason, why != NULL ? why : source->last_error);
-  g_object_set_data (G_OBJECT (session), "atlas-download", NULL);
   g_clear_object (&source->peer);
 }
 

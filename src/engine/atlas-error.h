@@ -35,4 +35,8 @@ typedef enum
 
 GQuark atlas_error_quark (void);
 
+/* For a GnuTLS return value @rv: FALSE if it succeeded, else sets @error
+ * ("@what failed: GnuTLS's text (GnuTLS code)") and returns TRUE. */
+gboolean atlas_gnutls_failed (int rv, const char *what, GError **error);
+
 G_END_DECLS

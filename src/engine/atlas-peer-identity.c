@@ -52,16 +52,6 @@ atlas_peer_identity_init (AtlasPeerIdentity *self)
 {
 }
 
-static gboolean
-gnutls_failed (int rv, const char *what, GError **error)
-{
-  if (rv >= 0)
-    return FALSE;
-  g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_FAILED, "%s failed: %s (GnuTLS %d)", what,
-               gnutls_strerror (rv), rv);
-  return TRUE;
-}
-
 char *
 atlas_peer_identity_fingerprint_der (const guint8 *der, gsize length)
 {
@@ -83,14 +73,14 @@ identity_new (gnutls_x509_privkey_t key, gnutls_x509_crt_t crt, GError **error)
   int rv;
 
   rv = gnutls_certificate_allocate_credentials (&self->credentials);
-  if (gnutls_failed (rv, "Allocating peer credentials", error))
+  if (atlas_gnutls_failed (rv, "Allocating peer credentials", error))
     return NULL;
   rv = gnutls_certificate_set_x509_key (self->credentials, &crt, 1, key);
-  if (gnutls_failed (rv, "Loading the peer key and certificate", error))
+  if (atlas_gnutls_failed (rv, "Loading the peer key and certificate", error))
     return NULL;
 
   rv = gnutls_x509_crt_export2 (crt, GNUTLS_X509_FMT_DER, &der);
-  if (gnutls_failed (rv, "Exporting the peer certificate", error))
+  if (atlas_gnutls_failed (rv, "Exporting the peer certificate", error))
     return NULL;
   self->fingerprint = atlas_peer_identity_fingerprint_der (der.data, der.size);
   gnutls_free (der.data);
@@ -109,17 +99,17 @@ generate (gnutls_x509_privkey_t *key_out, gnutls_x509_crt_t *crt_out, GError **e
 
   /* P-256 rather than Ed25519: every GnuTLS that speaks QUIC signs
    * TLS 1.3 handshakes with it, in both directions. */
-  if (gnutls_failed (gnutls_x509_privkey_init (&key), "Creating a key", error))
+  if (atlas_gnutls_failed (gnutls_x509_privkey_init (&key), "Creating a key", error))
     return FALSE;
   rv = gnutls_x509_privkey_generate2 (
       key, GNUTLS_PK_ECDSA, GNUTLS_CURVE_TO_BITS (GNUTLS_ECC_CURVE_SECP256R1), 0, NULL, 0);
-  if (gnutls_failed (rv, "Generating a P-256 key", error))
+  if (atlas_gnutls_failed (rv, "Generating a P-256 key", error))
     return FALSE;
 
-  if (gnutls_failed (gnutls_x509_crt_init (&crt), "Creating a certificate", error))
+  if (atlas_gnutls_failed (gnutls_x509_crt_init (&crt), "Creating a certificate", error))
     return FALSE;
   rv = gnutls_rnd (GNUTLS_RND_NONCE, serial, sizeof serial);
-  if (gnutls_failed (rv, "Generating a serial number", error))
+  if (atlas_gnutls_failed (rv, "Generating a serial number", error))
     return FALSE;
   /* A serial number is a positive integer: clear the sign bit. */
   serial[0] &= 0x7f;
@@ -142,11 +132,11 @@ generate (gnutls_x509_privkey_t *key_out, gnutls_x509_crt_t *crt_out, GError **e
       || (rv = gnutls_x509_crt_set_basic_constraints (crt, 0, -1)) < 0
       || (rv = gnutls_x509_crt_set_key_usage (crt, GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0)
     {
-      gnutls_failed (rv, "Filling in the peer certificate", error);
+      atlas_gnutls_failed (rv, "Filling in the peer certificate", error);
       return FALSE;
     }
   rv = gnutls_x509_crt_sign2 (crt, crt, key, GNUTLS_DIG_SHA256, 0);
-  if (gnutls_failed (rv, "Signing the peer certificate", error))
+  if (atlas_gnutls_failed (rv, "Signing the peer certificate", error))
     return FALSE;
 
   *key_out = g_steal_pointer (&key);
@@ -247,7 +237,7 @@ load_files (const char *key_path, const char *cert_path, GError **error)
 
   if (!read_pem (key_path, &datum, &key_text, error))
     return NULL;
-  if (gnutls_failed (gnutls_x509_privkey_init (&key), "Creating a key", error))
+  if (atlas_gnutls_failed (gnutls_x509_privkey_init (&key), "Creating a key", error))
     return NULL;
   rv = gnutls_x509_privkey_import (key, &datum, GNUTLS_X509_FMT_PEM);
   if (rv < 0)
@@ -261,7 +251,7 @@ load_files (const char *key_path, const char *cert_path, GError **error)
 
   if (!read_pem (cert_path, &datum, &cert_text, error))
     return NULL;
-  if (gnutls_failed (gnutls_x509_crt_init (&crt), "Creating a certificate", error))
+  if (atlas_gnutls_failed (gnutls_x509_crt_init (&crt), "Creating a certificate", error))
     return NULL;
   rv = gnutls_x509_crt_import (crt, &datum, GNUTLS_X509_FMT_PEM);
   if (rv < 0)

@@ -41,16 +41,6 @@ verify_peer_cb (gnutls_session_t session)
   return 0;
 }
 
-static gboolean
-gnutls_failed (int rv, const char *what, GError **error)
-{
-  if (rv >= 0)
-    return FALSE;
-  g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_FAILED, "%s failed: %s (GnuTLS %d)", what,
-               gnutls_strerror (rv), rv);
-  return TRUE;
-}
-
 gboolean
 _atlas_quic_connection_setup_tls (AtlasQuicConnection *self, GError **error)
 {
@@ -61,10 +51,10 @@ _atlas_quic_connection_setup_tls (AtlasQuicConnection *self, GError **error)
   rv =
       gnutls_init (&self->tls, (client ? GNUTLS_CLIENT : GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET)
                                    | GNUTLS_NO_END_OF_EARLY_DATA);
-  if (gnutls_failed (rv, "Creating the TLS session", error))
+  if (atlas_gnutls_failed (rv, "Creating the TLS session", error))
     return FALSE;
   rv = gnutls_priority_set_direct (self->tls, PRIORITY, NULL);
-  if (gnutls_failed (rv, "Setting TLS priorities", error))
+  if (atlas_gnutls_failed (rv, "Setting TLS priorities", error))
     return FALSE;
   rv = client ? ngtcp2_crypto_gnutls_configure_client_session (self->tls)
               : ngtcp2_crypto_gnutls_configure_server_session (self->tls);
@@ -77,10 +67,10 @@ _atlas_quic_connection_setup_tls (AtlasQuicConnection *self, GError **error)
   gnutls_session_set_ptr (self->tls, &self->conn_ref);
   rv = gnutls_credentials_set (self->tls, GNUTLS_CRD_CERTIFICATE,
                                atlas_peer_identity_get_credentials (self->identity));
-  if (gnutls_failed (rv, "Setting TLS credentials", error))
+  if (atlas_gnutls_failed (rv, "Setting TLS credentials", error))
     return FALSE;
   rv = gnutls_alpn_set_protocols (self->tls, &alpn, 1, GNUTLS_ALPN_MANDATORY);
-  if (gnutls_failed (rv, "Setting ALPN", error))
+  if (atlas_gnutls_failed (rv, "Setting ALPN", error))
     return FALSE;
   if (!client)
     {

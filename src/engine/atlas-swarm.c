@@ -4,6 +4,7 @@
 
 #include "atlas-download-private.h"
 #include "atlas-error.h"
+#include "atlas-hash.h"
 #include "atlas-quic-connection.h"
 #include "atlas-session-private.h"
 
@@ -67,11 +68,7 @@ static void link_close (Link *link, const char *why);
 static char *
 entry_hex (const AtlasPeerLayout *layout)
 {
-  GString *hex = g_string_sized_new (64);
-
-  for (guint i = 0; i < sizeof layout->entry_id; i++)
-    g_string_append_printf (hex, "%02x", layout->entry_id[i]);
-  return g_string_free (hex, FALSE);
+  return atlas_hex_encode (layout->entry_id, sizeof layout->entry_id);
 }
 
 /* The session owns its downloads and may drop one between two rounds: the
@@ -441,14 +438,11 @@ static char *
 new_session_id (void)
 {
   guint8 random[12];
-  GString *id = g_string_sized_new (24);
 
   if (gnutls_rnd (GNUTLS_RND_NONCE, random, sizeof random) != 0)
     for (guint i = 0; i < sizeof random; i++)
       random[i] = (guint8) g_random_int ();
-  for (guint i = 0; i < sizeof random; i++)
-    g_string_append_printf (id, "%02x", random[i]);
-  return g_string_free (id, FALSE);
+  return atlas_hex_encode (random, sizeof random);
 }
 
 static Link *
