@@ -46,39 +46,6 @@ typedef struct
   AtlasAppSwarm *app_swarm;
 } Fixture;
 
-static char *
-hex (const guint8 *digest, gsize length)
-{
-  GString *text = g_string_new (NULL);
-
-  for (gsize i = 0; i < length; i++)
-    g_string_append_printf (text, "%02x", digest[i]);
-  return g_string_free (text, FALSE);
-}
-
-static GBytes *
-make_metalink (const AtlasChecksum *sum, GBytes *pieces, const char *url)
-{
-  GString *xml = g_string_new ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                               "<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n"
-                               "  <file name=\"" FILE_NAME "\">\n");
-  gsize length;
-  const guint8 *digests = g_bytes_get_data (pieces, &length);
-  g_autofree char *whole = hex (sum->digest, 32);
-
-  g_string_append_printf (xml, "    <size>%u</size>\n", FILE_SIZE);
-  g_string_append_printf (xml, "    <hash type=\"sha-256\">%s</hash>\n", whole);
-  g_string_append_printf (xml, "    <pieces length=\"%u\" type=\"sha-256\">\n", PIECE);
-  for (gsize i = 0; i + 32 <= length; i += 32)
-    {
-      g_autofree char *piece = hex (digests + i, 32);
-      g_string_append_printf (xml, "      <hash>%s</hash>\n", piece);
-    }
-  g_string_append_printf (xml, "    </pieces>\n    <url priority=\"1\">%s</url>\n", url);
-  g_string_append (xml, "  </file>\n</metalink>\n");
-  return g_string_free_to_bytes (xml);
-}
-
 static void
 got_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -97,17 +64,10 @@ wait_result (GAsyncResult **result)
 static void
 publish (Fixture *fixture, const char *url)
 {
-  g_autoptr (AtlasTrackerClient) client =
-      atlas_tracker_client_new (fixture->tracker->url, fixture->tracker->token, NULL);
-  g_autoptr (GBytes) metalink = make_metalink (&fixture->sum, fixture->pieces, url);
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) metalink =
+      test_make_metalink (FILE_NAME, FILE_SIZE, PIECE, &fixture->sum, fixture->pieces, url);
 
-  atlas_tracker_client_publish_async (client, FILE_NAME, "1", "a test file", metalink, FALSE, NULL,
-                                      NULL, got_result_cb, &result);
-  g_assert_cmpint (
-      atlas_tracker_client_publish_finish (client, wait_result (&result), NULL, &error), >, 0);
-  g_assert_no_error (error);
+  test_tracker_publish (fixture->tracker, FILE_NAME, metalink);
 }
 
 /* How many peers the tracker counts in the file's swarm (GET /entries). */

@@ -1,6 +1,9 @@
 /* atlas-test-tracker.c — see the header. */
 #include "atlas-test-tracker.h"
 
+#include "atlas-metalink.h"
+#include "atlas-tracker-client.h"
+
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -30,14 +33,35 @@ find_token (const char *output)
   return NULL;
 }
 
+char *
+test_tracker_add_token (const char *exe, const char *database, const char *role, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  char *token;
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                              &error, exe, "token", "add", "--database", database, "--role", role,
+                              "--name", name, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_successful (process))
+    g_error ("token add failed: %s", err);
+  token = find_token (out);
+  if (token == NULL)
+    g_error ("no token in the output of token add: %s", out);
+  return token;
+}
+
 TestTracker *
 test_tracker_start (const char *exe)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) token_add = NULL;
   g_autoptr (GSubprocessLauncher) launcher = NULL;
   g_autoptr (GDataInputStream) lines = NULL;
-  g_autofree char *out = NULL;
   TestTracker *tracker = g_new0 (TestTracker, 1);
 
   g_assert_nonnull (exe);
@@ -45,15 +69,7 @@ test_tracker_start (const char *exe)
   g_assert_no_error (error);
   tracker->database = g_build_filename (tracker->dir, "tracker.db", NULL);
 
-  token_add =
-      g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, exe, "token", "add", "--database",
-                        tracker->database, "--role", "uploader", "--name", "tests", NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (token_add, NULL, NULL, &out, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_successful (token_add));
-  tracker->token = find_token (out);
-  g_assert_nonnull (tracker->token);
+  tracker->token = test_tracker_add_token (exe, tracker->database, "uploader", "tests");
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
@@ -114,4 +130,53 @@ test_tracker_stop (TestTracker *tracker)
   g_free (tracker->url);
   g_free (tracker->token);
   g_free (tracker);
+}
+
+GBytes *
+test_make_metalink (const char *name, guint64 size, guint piece_length, const AtlasChecksum *sum,
+                    GBytes *pieces, const char *url)
+{
+  g_autoptr (AtlasMetalink) metalink = atlas_metalink_new ();
+  AtlasMetalinkFile *file = atlas_metalink_file_new ();
+  AtlasMetalinkUrl *mirror = g_new0 (AtlasMetalinkUrl, 1);
+  char *xml;
+
+  file->name = g_strdup (name);
+  file->size = (gint64) size;
+  g_array_append_val (file->hashes, *sum);
+  file->piece_type = ATLAS_HASH_SHA256;
+  file->piece_length = piece_length;
+  file->n_pieces = (guint) (g_bytes_get_size (pieces) / 32);
+  file->piece_digests = g_bytes_ref (pieces);
+  mirror->url = g_strdup (url);
+  mirror->priority = 1;
+  g_ptr_array_add (file->urls, mirror);
+  g_ptr_array_add (metalink->files, file);
+  xml = atlas_metalink_to_xml (metalink);
+  return g_bytes_new_take (xml, strlen (xml));
+}
+
+static void
+publish_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  *(GAsyncResult **) user_data = g_object_ref (result);
+}
+
+void
+test_tracker_publish (TestTracker *tracker, const char *name, GBytes *metalink)
+{
+  g_autoptr (AtlasTrackerClient) client =
+      atlas_tracker_client_new (tracker->url, tracker->token, NULL);
+  g_autoptr (GAsyncResult) result = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  atlas_tracker_client_publish_async (client, name, "1", "a test file", metalink, FALSE, NULL, NULL,
+                                      publish_done_cb, &result);
+  while (result == NULL && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  g_assert_nonnull (result);
+  g_assert_cmpint (atlas_tracker_client_publish_finish (client, result, NULL, &error), >, 0);
+  g_assert_no_error (error);
 }

@@ -13,6 +13,7 @@
 #include "atlas-error.h"
 #include "atlas-hash.h"
 #include "atlas-metalink.h"
+#include "atlas-test-tracker.h"
 #include "atlas-tracker-client.h"
 
 #define PIECE (64 * 1024)
@@ -90,34 +91,7 @@ store_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static char *
 token_add (const char *role, const char *name)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSubprocess) process = NULL;
-  g_autofree char *out = NULL;
-  g_autofree char *err = NULL;
-  g_auto (GStrv) words = NULL;
-
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
-                              &error, tracker.exe, "token", "add", "--database", tracker.database,
-                              "--role", role, "--name", name, NULL);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
-  g_assert_no_error (error);
-  if (!g_subprocess_get_successful (process))
-    g_error ("token add failed: %s", err);
-
-  /* The token is the one long base64url word of the output. */
-  words = g_strsplit_set (out, " \t\r\n:", -1);
-  for (guint i = 0; words[i] != NULL; i++)
-    {
-      gboolean token_like = strlen (words[i]) >= 40;
-
-      for (const char *p = words[i]; token_like && *p != '\0'; p++)
-        token_like = g_ascii_isalnum (*p) || *p == '-' || *p == '_';
-      if (token_like)
-        return g_strdup (words[i]);
-    }
-  g_error ("no token in the output of token add: %s", out);
-  return NULL;
+  return test_tracker_add_token (tracker.exe, tracker.database, role, name);
 }
 
 typedef struct

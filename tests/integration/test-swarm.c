@@ -26,63 +26,6 @@ typedef struct
   AtlasDownload *download;
 } Peer;
 
-static char *
-hex (const guint8 *digest, gsize length)
-{
-  GString *text = g_string_new (NULL);
-
-  for (gsize i = 0; i < length; i++)
-    g_string_append_printf (text, "%02x", digest[i]);
-  return g_string_free (text, FALSE);
-}
-
-static GBytes *
-make_metalink (const AtlasChecksum *sum, GBytes *pieces, const char *url)
-{
-  GString *xml = g_string_new ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                               "<metalink xmlns=\"urn:ietf:params:xml:ns:metalink\">\n"
-                               "  <file name=\"swarm.bin\">\n");
-  gsize length;
-  const guint8 *digests = g_bytes_get_data (pieces, &length);
-  g_autofree char *whole = hex (sum->digest, 32);
-
-  g_string_append_printf (xml, "    <size>%u</size>\n", FILE_SIZE);
-  g_string_append_printf (xml, "    <hash type=\"sha-256\">%s</hash>\n", whole);
-  g_string_append_printf (xml, "    <pieces length=\"%u\" type=\"sha-256\">\n", PIECE);
-  for (gsize i = 0; i + 32 <= length; i += 32)
-    {
-      g_autofree char *piece = hex (digests + i, 32);
-      g_string_append_printf (xml, "      <hash>%s</hash>\n", piece);
-    }
-  g_string_append_printf (xml, "    </pieces>\n    <url priority=\"1\">%s</url>\n", url);
-  g_string_append (xml, "  </file>\n</metalink>\n");
-  return g_string_free_to_bytes (xml);
-}
-
-static void
-got_result_cb (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  *(GAsyncResult **) user_data = g_object_ref (result);
-}
-
-static void
-publish (TestTracker *tracker, GBytes *metalink)
-{
-  g_autoptr (AtlasTrackerClient) client =
-      atlas_tracker_client_new (tracker->url, tracker->token, NULL);
-  g_autoptr (GAsyncResult) result = NULL;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *entry = NULL;
-
-  atlas_tracker_client_publish_async (client, "swarm.bin", "1", "a test file", metalink, FALSE,
-                                      NULL, NULL, got_result_cb, &result);
-  for (guint i = 0; i < 200 && result == NULL; i++)
-    test_run_for (50);
-  g_assert_nonnull (result);
-  g_assert_cmpint (atlas_tracker_client_publish_finish (client, result, &entry, &error), >, 0);
-  g_assert_no_error (error);
-}
-
 static void
 peer_start (Peer *peer, TestTracker *tracker, AtlasRequest *request)
 {
@@ -145,12 +88,13 @@ test_loopback_swarm (void)
   /* 4 MiB/s from the origin: alone, three downloaders would share it and
    * take about 12 s; trading pieces, each needs little more than one copy. */
   g_autofree char *url = test_mirror_url (mirror, "rate=4M", "swarm.bin");
-  g_autoptr (GBytes) metalink = make_metalink (&sum, pieces, url);
+  g_autoptr (GBytes) metalink =
+      test_make_metalink ("swarm.bin", FILE_SIZE, PIECE, &sum, pieces, url);
   Peer peers[N_PEERS] = { 0 };
   guint64 from_mirrors = 0;
   gboolean all_done = FALSE;
 
-  publish (tracker, metalink);
+  test_tracker_publish (tracker, "swarm.bin", metalink);
   for (guint i = 0; i < N_PEERS; i++)
     {
       g_autoptr (AtlasRequest) request = atlas_request_new ();
