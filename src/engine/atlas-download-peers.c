@@ -13,6 +13,7 @@
  * a peer has no such excuse.
  */
 #include "atlas-download-internal.h"
+#include "atlas-piece-share.h"
 
 #include "atlas-error.h"
 
@@ -433,6 +434,21 @@ atlas_download_set_swarming (AtlasDownload *self)
   self->swarming = TRUE;
   if (self->scheduler != NULL)
     atlas_scheduler_set_swarming (self->scheduler, TRUE, g_random_int ());
+}
+
+void
+atlas_download_set_swarm_members (AtlasDownload *self, const char *own_id,
+                                  const char *const *others)
+{
+  g_return_if_fail (ATLAS_IS_DOWNLOAD (self));
+  g_return_if_fail (own_id != NULL);
+
+  g_autoptr (GBytes) share = NULL;
+
+  if (self->scheduler == NULL)
+    return; /* no layout yet: the swarm does not announce it either */
+  share = atlas_piece_share_compute (self->n_pieces, own_id, others);
+  atlas_scheduler_set_mirror_share (self->scheduler, g_bytes_get_data (share, NULL));
 }
 
 AtlasPeerSession *

@@ -52,6 +52,11 @@ void atlas_download_add_peer (AtlasDownload *self, AtlasPeerSession *session, co
 /* The download is in a swarm: its mirrors take small claims of the rarest
  * pieces from a random place, so downloaders fetch different pieces. */
 void atlas_download_set_swarming (AtlasDownload *self);
+/* The other incomplete downloaders of this file that the swarm knows of, by
+ * peer id (@own_id is ours): mirrors fetch our share of the file first, and
+ * while peers outpace them only that (atlas-piece-share.h). */
+void atlas_download_set_swarm_members (AtlasDownload *self, const char *own_id,
+                                       const char *const *others);
 /* The verified pieces as the peer protocol's bitfield (what we announce). */
 GBytes *atlas_download_dup_peer_bits (AtlasDownload *self);
 /* Whether the peer called @name was banned from this download (bad data). */

@@ -21,6 +21,7 @@ struct _AtlasScheduler
   guint16 *holders; /* per piece: connected peers that hold it */
   gboolean swarming;
   guint mirror_max_holders; /* in a swarm: mirrors skip pieces more peers hold */
+  guint8 *mirror_share;     /* in a swarm: pieces mirrors fetch for everyone */
   GRand *rand;              /* breaks ties between equally rare pieces */
 };
 
@@ -52,6 +53,7 @@ atlas_scheduler_free (AtlasScheduler *self)
   g_free (self->state);
   g_free (self->tainted);
   g_free (self->holders);
+  g_free (self->mirror_share);
   g_rand_free (self->rand);
   g_free (self);
 }
@@ -223,6 +225,9 @@ claim_split (AtlasScheduler *self, guint source, const guint8 *bits, gpointer ow
 
       if (range->duplicate || range->twin != NULL || range->next >= range->end)
         continue;
+      /* A mirror deferring to peers leaves what they fetch to them. */
+      if (bits == NULL && range->held && self->mirror_max_holders == 0)
+        continue;
       /* The piece in progress stays with its owner; the larger half of the
        * rest can move, as far as the taker holds it. */
       take = MIN ((range->end - range->next) / 2, held_tail (range, bits));
@@ -246,6 +251,8 @@ claim_duplicate (AtlasScheduler *self, guint source, const guint8 *bits, gpointe
 {
   AtlasRange *slowest = NULL;
   double slowest_time = ENDGAME_MIN_SECONDS;
+  gboolean spare_peers =
+      bits == NULL && self->mirror_max_holders == 0 && atlas_scheduler_count_missing (self) > 0;
   AtlasRange *copy;
 
   for (guint i = 0; i < self->ranges->len; i++)
@@ -253,6 +260,11 @@ claim_duplicate (AtlasScheduler *self, guint source, const guint8 *bits, gpointe
       AtlasRange *range = g_ptr_array_index (self->ranges, i);
       double seconds;
 
+      /* A mirror deferring to peers copies their pieces only once nothing
+       * is left unclaimed: before that, peers will fetch what is missing
+       * and a copy would cost the origin what a peer sends anyway. */
+      if (spare_peers && range->held)
+        continue;
       if (range->duplicate || range->twin != NULL || range->source == source
           || range->next >= range->end || self->state[range->next] != PIECE_CLAIMED
           || is_tainted (self, range->next, source) || !holds (bits, range->next))
@@ -280,10 +292,19 @@ atlas_scheduler_claim (AtlasScheduler *self, guint source, guint max_pieces, gpo
 {
   AtlasRange *range;
 
-  if (self->swarming)
-    range = claim_rarest (self, source, NULL, MAX (max_pieces, 1), self->mirror_max_holders, owner);
+  max_pieces = MAX (max_pieces, 1);
+  if (!self->swarming)
+    range = claim_missing (self, source, max_pieces, owner);
+  else if (self->mirror_share == NULL)
+    range = claim_rarest (self, source, NULL, max_pieces, self->mirror_max_holders, owner);
   else
-    range = claim_missing (self, source, MAX (max_pieces, 1), owner);
+    {
+      range = claim_rarest (self, source, self->mirror_share, max_pieces, self->mirror_max_holders,
+                            owner);
+      /* Others' shares too, unless peers are doing the spreading well. */
+      if (range == NULL && self->mirror_max_holders != 0)
+        range = claim_rarest (self, source, NULL, max_pieces, self->mirror_max_holders, owner);
+    }
   if (range == NULL)
     range = claim_split (self, source, NULL, owner);
   if (range == NULL)
@@ -305,6 +326,8 @@ atlas_scheduler_claim_held (AtlasScheduler *self, guint source, const guint8 *bi
     range = claim_split (self, source, bits, owner);
   if (range == NULL)
     range = claim_duplicate (self, source, bits, owner, time_left, user_data);
+  if (range != NULL)
+    range->held = TRUE;
   return range;
 }
 
@@ -319,6 +342,14 @@ void
 atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_holders)
 {
   self->mirror_max_holders = max_holders;
+}
+
+void
+atlas_scheduler_set_mirror_share (AtlasScheduler *self, const guint8 *bits)
+{
+  g_clear_pointer (&self->mirror_share, g_free);
+  if (bits != NULL)
+    self->mirror_share = g_memdup2 (bits, (self->n_pieces + 7) / 8);
 }
 
 static void

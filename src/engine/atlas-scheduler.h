@@ -14,8 +14,9 @@
  * the one the fewest connected peers hold, ties broken at random, so a swarm
  * spreads its pieces instead of everyone copying the same ones. In a swarm,
  * mirrors too take the rarest pieces from a random place rather than the
- * lowest: what no peer holds has to come from a mirror, and downloaders that
- * start together then ask the origin for different pieces.
+ * lowest, their own share of the file first: what no peer holds has to come
+ * from a mirror, and downloaders that start together then ask the origin for
+ * different pieces.
  */
 #pragma once
 
@@ -34,6 +35,7 @@ struct _AtlasRange
   gpointer owner;     /* the connection */
   AtlasRange *twin;   /* endgame: the other copy of the same piece */
   gboolean duplicate; /* this range is the endgame copy */
+  gboolean held;      /* claimed by a peer (claim_held) */
 };
 
 typedef struct _AtlasScheduler AtlasScheduler;
@@ -95,6 +97,13 @@ void atlas_scheduler_set_swarming (AtlasScheduler *self, gboolean swarming, guin
  * leaves what peers hold to them, so the origin sends each piece about once;
  * splits and endgame copies still let mirrors help with anything. */
 void atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_holders);
+
+/* In a swarm, the pieces this downloader fetches from mirrors for everyone
+ * (atlas-piece-share.h; NULL: no share, the default). Mirrors take these
+ * first; while peers outpace mirrors (max_holders 0) they take only these,
+ * and split only other mirrors' ranges, so the origin sends each piece about
+ * once and peers spread it. Copied. */
+void atlas_scheduler_set_mirror_share (AtlasScheduler *self, const guint8 *bits);
 
 /* How many pieces are claimed, received-but-unchecked, or done. */
 guint atlas_scheduler_count_missing (AtlasScheduler *self);

@@ -14,6 +14,7 @@
 /* How often announcements are refreshed when the pieces we hold changed; the
  * tracker client re-sends the latest one on its own every 45 s. */
 #define ANNOUNCE_INTERVAL_MS 2000
+#define MEMBER_EXPIRY_US (10 * G_USEC_PER_SEC)
 #define DEFAULT_MAX_PEERS 30
 /* Peers asked for in an announcement of a download still missing pieces. */
 #define WANT_PEERS 30
@@ -38,6 +39,8 @@ typedef struct
   AtlasDownload *download; /* weak pointer: the session owns it */
   GBytes *announced;       /* the bitfield last announced */
   gboolean complete;
+  GHashTable *members;      /* other incomplete downloaders: peer id -> last heard of (µs) */
+  gboolean members_changed; /* the download's mirror share is out of date */
 } Entry;
 
 struct _AtlasSwarm
@@ -78,6 +81,7 @@ entry_set_download (Entry *entry, AtlasDownload *download)
 {
   if (entry->download == download)
     return;
+  entry->members_changed = TRUE;
   if (entry->download != NULL)
     g_object_remove_weak_pointer (G_OBJECT (entry->download), (gpointer *) &entry->download);
   entry->download = download;
@@ -90,7 +94,71 @@ entry_free (Entry *entry)
 {
   entry_set_download (entry, NULL);
   g_clear_pointer (&entry->announced, g_bytes_unref);
+  g_hash_table_unref (entry->members);
   g_free (entry);
+}
+
+static Entry *
+entry_new (void)
+{
+  Entry *entry = g_new0 (Entry, 1);
+
+  entry->members = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return entry;
+}
+
+/* A downloader we heard of (in a tracker's peer list or by its offer); a
+ * complete one fetches nothing and has no share. */
+static void
+entry_note_member (Entry *entry, const char *peer_id, gboolean complete, gint64 now)
+{
+  gint64 *heard;
+
+  if (complete)
+    {
+      entry->members_changed |= g_hash_table_remove (entry->members, peer_id);
+      return;
+    }
+  heard = g_hash_table_lookup (entry->members, peer_id);
+  if (heard == NULL)
+    {
+      heard = g_new (gint64, 1);
+      g_hash_table_insert (entry->members, g_strdup (peer_id), heard);
+      entry->members_changed = TRUE;
+    }
+  *heard = now;
+}
+
+/* While a download makes progress it announces every few seconds and each
+ * reply lists the swarm; a member missing from the lists that long has left
+ * (or the download stalls, and then a larger share is what it needs). */
+static void
+entry_expire_members (Entry *entry, gint64 now)
+{
+  GHashTableIter iter;
+  gint64 *heard;
+
+  g_hash_table_iter_init (&iter, entry->members);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &heard))
+    if (now - *heard > MEMBER_EXPIRY_US)
+      {
+        g_hash_table_iter_remove (&iter);
+        entry->members_changed = TRUE;
+      }
+}
+
+/* Tells the download its share of what mirrors fetch for the swarm. */
+static void
+entry_share_members (AtlasSwarm *self, Entry *entry)
+{
+  g_autofree const char **others = NULL;
+
+  if (!entry->members_changed || entry->download == NULL)
+    return;
+  entry->members_changed = FALSE;
+  others = (const char **) g_hash_table_get_keys_as_array (entry->members, NULL);
+  atlas_download_set_swarm_members (entry->download,
+                                    atlas_peer_identity_get_fingerprint (self->identity), others);
 }
 
 static AtlasDownload *
@@ -171,10 +239,12 @@ announce_cb (gpointer data)
       entry = g_hash_table_lookup (self->entries, hex);
       if (entry == NULL)
         {
-          entry = g_new0 (Entry, 1);
+          entry = entry_new ();
           g_hash_table_insert (self->entries, g_strdup (hex), entry);
         }
       entry_set_download (entry, download);
+      entry_expire_members (entry, g_get_monotonic_time ());
+      entry_share_members (self, entry);
       bits = atlas_download_dup_peer_bits (download);
       complete = atlas_download_get_state (download) == ATLAS_DOWNLOAD_COMPLETE;
       if (entry->announced != NULL && g_bytes_equal (entry->announced, bits)
@@ -488,9 +558,21 @@ may_link (AtlasSwarm *self, const char *remote_id, const char *entry_id)
 static void
 peers_cb (AtlasTrackerClient *tracker, const char *entry_id, GPtrArray *peers, AtlasSwarm *self)
 {
+  Entry *entry = g_hash_table_lookup (self->entries, entry_id);
   AtlasDownload *download = download_for_entry (self, entry_id);
   gboolean we_are_complete =
       download != NULL && atlas_download_get_state (download) == ATLAS_DOWNLOAD_COMPLETE;
+  gint64 now = g_get_monotonic_time ();
+
+  if (entry != NULL)
+    {
+      for (guint i = 0; i < peers->len; i++)
+        {
+          AtlasTrackerPeer *peer = g_ptr_array_index (peers, i);
+          entry_note_member (entry, peer->peer_id, peer->complete, now);
+        }
+      entry_share_members (self, entry);
+    }
 
   for (guint i = 0; i < peers->len; i++)
     {
@@ -518,9 +600,17 @@ accept_offer (AtlasSwarm *self, const AtlasTrackerMessage *message)
 {
   const char *own_id = atlas_peer_identity_get_fingerprint (self->identity);
   Link *existing = find_link (self, message->peer_id, message->entry);
+  Entry *entry = g_hash_table_lookup (self->entries, message->entry);
   g_autoptr (GError) error = NULL;
   Link *link;
 
+  /* Most callers are downloaders that just joined; a seeder calling is
+   * taken off again by the next peer list, which says it is complete. */
+  if (entry != NULL && g_strcmp0 (message->peer_id, own_id) != 0)
+    {
+      entry_note_member (entry, message->peer_id, FALSE, g_get_monotonic_time ());
+      entry_share_members (self, entry);
+    }
   if (existing != NULL && !existing->closing)
     {
       /* Both called at once: the call from the smaller peer id goes ahead. */

@@ -256,6 +256,72 @@ test_swarming_mirrors_spread (void)
   g_assert_cmpuint (starts[0], !=, starts[1]);
 }
 
+static void
+test_mirror_share_first (void)
+{
+  guint8 share[2] = { 0xf0, 0x00 }; /* our share: pieces 0..3 of 16 */
+  AtlasScheduler *s = atlas_scheduler_new (16);
+  AtlasRange *range;
+
+  atlas_scheduler_set_swarming (s, TRUE, 7);
+  atlas_scheduler_set_mirror_share (s, share);
+  /* Peers outpace mirrors: mirrors fetch our share and nothing else. */
+  atlas_scheduler_set_mirror_max_holders (s, 0);
+  for (guint i = 0; i < 4; i++)
+    {
+      range = atlas_scheduler_claim (s, 0, 1, NULL, forever, NULL);
+      g_assert_nonnull (range);
+      g_assert_cmpuint (range->start, <, 4);
+    }
+  g_assert_null (atlas_scheduler_claim (s, 0, 1, NULL, forever, NULL));
+  /* Peers fall behind: mirrors take the rest too. */
+  atlas_scheduler_set_mirror_max_holders (s, G_MAXUINT);
+  range = atlas_scheduler_claim (s, 0, 1, NULL, forever, NULL);
+  g_assert_nonnull (range);
+  g_assert_cmpuint (range->start, >=, 4);
+  atlas_scheduler_free (s);
+}
+
+static void
+test_mirror_spares_peers (void)
+{
+  guint8 held[1] = { 0xf0 };  /* a peer holds pieces 0..3 of 8 */
+  guint8 share[1] = { 0x00 }; /* the others' shares are all of it */
+  AtlasScheduler *s = atlas_scheduler_new (8);
+  AtlasRange *range;
+  guint peer_ranges = 0;
+
+  atlas_scheduler_set_swarming (s, TRUE, 11);
+  atlas_scheduler_set_mirror_share (s, share);
+  atlas_scheduler_add_holder (s, held);
+  while ((range = atlas_scheduler_claim_held (s, 1, held, 2, NULL, forever, NULL)) != NULL
+         && !range->duplicate)
+    peer_ranges++;
+  g_assert_cmpuint (peer_ranges, >=, 2);
+
+  /* While pieces are missing that peers will bring, a mirror neither splits
+   * a peer's range nor copies its piece: the origin would send it twice. */
+  atlas_scheduler_set_mirror_max_holders (s, 0);
+  g_assert_null (atlas_scheduler_claim (s, 2, 1, NULL, forever, NULL));
+
+  /* Peers fall behind: the mirror fetches what nobody holds (4..7). */
+  atlas_scheduler_set_mirror_max_holders (s, G_MAXUINT);
+  for (guint i = 0; i < 4; i++)
+    {
+      range = atlas_scheduler_claim (s, 2, 1, NULL, forever, NULL);
+      g_assert_cmpuint (range->start, >=, 4);
+    }
+  g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 0);
+
+  /* Nothing left unclaimed: the real endgame, where a copy of a slow
+   * peer's piece is what gets the user their file sooner. */
+  atlas_scheduler_set_mirror_max_holders (s, 0);
+  range = atlas_scheduler_claim (s, 3, 1, NULL, forever, NULL);
+  g_assert_nonnull (range);
+  g_assert_true (range->duplicate);
+  atlas_scheduler_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -269,5 +335,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/peer-takes-rarest-it-holds", test_peer_takes_rarest_it_holds);
   g_test_add_func ("/scheduler/peer-split-only-held", test_peer_split_only_held);
   g_test_add_func ("/scheduler/swarming-mirrors-spread", test_swarming_mirrors_spread);
+  g_test_add_func ("/scheduler/mirror-share-first", test_mirror_share_first);
+  g_test_add_func ("/scheduler/mirror-spares-peers", test_mirror_spares_peers);
   return g_test_run ();
 }

@@ -152,10 +152,11 @@ test_loopback_swarm (void)
                       atlas_download_get_bytes_to_peers (download));
       from_mirrors += atlas_download_get_bytes_from_mirrors (download);
     }
-  /* Without peers the origin would send the file three times; this run
-   * measured 1.15-1.35 times (bench/bench-swarm.sh measures it at scale). */
+  /* Without peers the origin would send the file three times; with each
+   * downloader's mirrors fetching its own share of the pieces, 1.00-1.06
+   * times in 8 runs (bench/bench-swarm.sh measures it at scale). */
   g_test_message ("origin sent %.2f times the file", from_mirrors / (double) FILE_SIZE);
-  g_assert_cmpuint (from_mirrors, <, 8 * (guint64) FILE_SIZE / 5);
+  g_assert_cmpuint (from_mirrors, <, 13 * (guint64) FILE_SIZE / 10);
 
   for (guint i = 0; i < N_PEERS; i++)
     peer_stop (&peers[i]);
