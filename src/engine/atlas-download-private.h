@@ -62,4 +62,32 @@ GBytes *atlas_download_dup_peer_bits (AtlasDownload *self);
 /* Whether the peer called @name was banned from this download (bad data). */
 gboolean atlas_download_is_peer_banned (AtlasDownload *self, const char *name);
 
+/* Partial downloads (the donation cache; atlas-donor.c). Only the pieces set
+ * in the wanted bitfield (bit i, most significant first, is piece i) are
+ * fetched, kept and served. A partial download never finalizes: no
+ * whole-file hash, no rename, no "complete" state; it stays ACTIVE (or
+ * PAUSED) and simply has nothing to fetch once every wanted piece is
+ * verified. Its file stays sparse (no preallocation). The flag and the
+ * wanted set persist in the queue, so a restart never turns it into a full
+ * download. */
+AtlasDownload *_atlas_session_add_partial (AtlasSession *session, const AtlasRequest *request,
+                                           GBytes *wanted, GError **error);
+gboolean atlas_download_is_partial (AtlasDownload *self);
+/* Changes what a partial download holds: newly wanted pieces are fetched;
+ * verified pieces no longer wanted are dropped (their blocks freed with
+ * FALLOC_FL_PUNCH_HOLE on a worker thread, taken out of the verified set and
+ * the queue, and refused to peers from then on). */
+void atlas_download_set_wanted_pieces (AtlasDownload *self, GBytes *wanted);
+GBytes *atlas_download_dup_wanted_pieces (AtlasDownload *self);
+/* Verified wanted pieces, and wanted pieces in all. */
+guint atlas_download_get_n_held_pieces (AtlasDownload *self);
+guint atlas_download_get_n_wanted_pieces (AtlasDownload *self);
+/* Upper bound of the disk space the file uses: every wanted piece that is
+ * verified, being fetched or being hashed, in bytes (pieces being dropped
+ * count until their hole is punched). The donor keeps this under its cap. */
+guint64 atlas_download_get_stored_bytes (AtlasDownload *self);
+/* How many distinct peers have received at least one block from this
+ * download (for "downloads helped"). */
+guint atlas_download_get_n_peers_served (AtlasDownload *self);
+
 G_END_DECLS
