@@ -11,11 +11,20 @@
  *  - to an eligible donor (the entry is among its causes, it has room, it
  *    does not hold the piece yet), preferring one that holds the piece
  *    already (no churn), else the one with the most free storage, so one
- *    donor's loss costs little;
+ *    donor's loss costs little; among donors that do not hold it, those
+ *    with fewer causes come first (a donor allowed anywhere stays free for
+ *    pieces only it may hold), most free storage breaking the tie;
  *  - never beyond a donor's storage, counted in whole pieces of each entry's
- *    piece length.
+ *    piece length;
+ *  - then augmenting paths (a piece moves from a full donor to one with
+ *    room, so the full one can take a piece nobody else may hold) bring the
+ *    result to the optimum when entries share one piece length; pieces a
+ *    donor already holds are moved only while the result is more than 2 %
+ *    below the optimum.
+ * A piece never gets more donor copies than its shortfall.
  * atlas_donation_alloc_optimum() computes the best possible demand met
- * exactly (a maximum flow), for tests and the allocation benchmark.
+ * exactly (a maximum flow), for tests and the allocation benchmark; with
+ * several piece lengths it is an upper bound (docs/donation.md).
  */
 #pragma once
 
@@ -61,10 +70,14 @@ guint64 atlas_donation_alloc_get_assigned_bytes (AtlasDonationAlloc *self, guint
  * donors add. */
 guint64 atlas_donation_alloc_demand_met (AtlasDonationAlloc *self);
 /* The largest demand met any assignment could reach with the same inputs
- * (exact: a maximum flow from donors to pieces). */
+ * (exact: a maximum flow from donors to pieces). With entries of different
+ * piece lengths a donor counts as holding storage / (its shortest eligible
+ * piece length) pieces, so the result is an upper bound. */
 guint64 atlas_donation_alloc_optimum (AtlasDonationAlloc *self);
 /* The largest share of the demand met that depends on one donor (0 with no
- * donor copies): how much one donor's loss would cost. */
+ * donor copies): how much one donor's loss would cost. Exact: since no piece
+ * has more donor copies than its shortfall, losing a donor loses all its
+ * copies, so this is the largest donor's copies / all donor copies. */
 double atlas_donation_alloc_worst_loss (AtlasDonationAlloc *self);
 
 G_END_DECLS
