@@ -32,7 +32,9 @@ struct _AtlasTrackerClient
   GSource *retry_source;
   GSource *handshake_source;
   GSource *reannounce_source;
-  GHashTable *announces; /* entry hex -> AtlasTrackerMessage* (ANNOUNCE) */
+  GHashTable *announces;   /* entry hex -> AtlasTrackerMessage* (ANNOUNCE) */
+  gboolean donor;          /* announces carry "donor": true */
+  AtlasDonateOffer *offer; /* sent after every welcome; NULL when not donating */
 };
 
 enum
@@ -42,6 +44,7 @@ enum
   _ATLAS_TRACKER_CLIENT_SIGNAL_PEERS,
   _ATLAS_TRACKER_CLIENT_SIGNAL_SIGNAL,
   _ATLAS_TRACKER_CLIENT_SIGNAL_ERROR,
+  _ATLAS_TRACKER_CLIENT_SIGNAL_ASSIGN,
   _ATLAS_TRACKER_CLIENT_N_SIGNALS
 };
 

@@ -75,6 +75,20 @@ send_all_announces (AtlasTrackerClient *self)
     send_message (self, value);
 }
 
+/* The current offer, or an empty one that withdraws a previous offer. */
+static void
+send_donate (AtlasTrackerClient *self, const AtlasDonateOffer *offer)
+{
+  g_autoptr (AtlasTrackerMessage) donate = atlas_tracker_message_new (ATLAS_TRACKER_MSG_DONATE);
+
+  if (offer != NULL)
+    {
+      atlas_donate_offer_free (donate->offer);
+      donate->offer = atlas_donate_offer_copy (offer);
+    }
+  send_message (self, donate);
+}
+
 /* Drops the connection without telling anyone; the caller decides. */
 static void
 drop_connection (AtlasTrackerClient *self, gushort close_code)
@@ -167,6 +181,9 @@ handle_welcome (AtlasTrackerClient *self, const AtlasTrackerMessage *message)
   /* Announces first, so a "connected" handler that announces adds to them
    * rather than racing them. */
   send_all_announces (self);
+  /* The tracker forgot the offer with the old connection. */
+  if (self->offer != NULL)
+    send_donate (self, self->offer);
   g_signal_emit (self, _atlas_tracker_client_signals[_ATLAS_TRACKER_CLIENT_SIGNAL_CONNECTED], 0);
 }
 
@@ -225,6 +242,11 @@ message_cb (SoupWebsocketConnection *connection, SoupWebsocketDataType type, GBy
       g_signal_emit (self, _atlas_tracker_client_signals[_ATLAS_TRACKER_CLIENT_SIGNAL_SIGNAL], 0,
                      message);
       break;
+    case ATLAS_TRACKER_MSG_ASSIGN:
+      g_signal_emit (self, _atlas_tracker_client_signals[_ATLAS_TRACKER_CLIENT_SIGNAL_ASSIGN], 0,
+                     message->assignments);
+      break;
+    case ATLAS_TRACKER_MSG_DONATE:
     case ATLAS_TRACKER_MSG_HELLO:
     case ATLAS_TRACKER_MSG_WELCOME:
     case ATLAS_TRACKER_MSG_ANNOUNCE:
@@ -450,6 +472,7 @@ atlas_tracker_client_announce (AtlasTrackerClient *self, const char *entry_hex, 
   announce->uploaded = MIN (uploaded, (guint64) G_MAXINT64);
   announce->downloaded = MIN (downloaded, (guint64) G_MAXINT64);
   announce->want_peers = MIN (want_peers, ATLAS_TRACKER_MAX_WANT_PEERS);
+  announce->donor = self->donor;
   g_hash_table_replace (self->announces, g_strdup (entry_hex), announce);
 
   if (self->welcomed)
@@ -469,6 +492,51 @@ atlas_tracker_client_leave (AtlasTrackerClient *self, const char *entry_hex)
   leave = atlas_tracker_message_new (ATLAS_TRACKER_MSG_LEAVE);
   leave->entry = g_strdup (entry_hex);
   send_message (self, leave);
+}
+
+void
+atlas_tracker_client_donate (AtlasTrackerClient *self, const AtlasDonateOffer *offer)
+{
+  g_return_if_fail (ATLAS_IS_TRACKER_CLIENT (self));
+
+  if (offer == NULL)
+    {
+      if (self->offer == NULL)
+        return;
+      g_clear_pointer (&self->offer, atlas_donate_offer_free);
+      if (self->welcomed)
+        send_donate (self, NULL);
+      return;
+    }
+  if (atlas_donate_offer_equal (self->offer, offer))
+    return;
+  g_clear_pointer (&self->offer, atlas_donate_offer_free);
+  self->offer = atlas_donate_offer_copy (offer);
+  if (self->welcomed)
+    send_donate (self, self->offer);
+}
+
+void
+atlas_tracker_client_set_donor (AtlasTrackerClient *self, gboolean donor)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (ATLAS_IS_TRACKER_CLIENT (self));
+
+  donor = !!donor;
+  if (self->donor == donor)
+    return;
+  self->donor = donor;
+  g_hash_table_iter_init (&iter, self->announces);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      AtlasTrackerMessage *announce = value;
+
+      announce->donor = donor;
+      if (self->welcomed)
+        send_message (self, announce);
+    }
 }
 
 gboolean

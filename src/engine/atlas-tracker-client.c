@@ -77,6 +77,7 @@ atlas_tracker_client_finalize (GObject *object)
   AtlasTrackerClient *self = ATLAS_TRACKER_CLIENT (object);
 
   g_clear_pointer (&self->announces, g_hash_table_unref);
+  g_clear_pointer (&self->offer, atlas_donate_offer_free);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_error (&self->config_error);
   g_free (self->base_url);
@@ -112,6 +113,9 @@ atlas_tracker_client_class_init (AtlasTrackerClientClass *klass)
   _atlas_tracker_client_signals[_ATLAS_TRACKER_CLIENT_SIGNAL_ERROR] = g_signal_new (
       "error", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
       G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE, G_TYPE_STRING | G_SIGNAL_TYPE_STATIC_SCOPE);
+  _atlas_tracker_client_signals[_ATLAS_TRACKER_CLIENT_SIGNAL_ASSIGN] =
+      g_signal_new ("assign", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                    G_TYPE_NONE, 1, G_TYPE_PTR_ARRAY | G_SIGNAL_TYPE_STATIC_SCOPE);
 }
 
 static void
@@ -811,6 +815,55 @@ atlas_tracker_client_find_async (AtlasTrackerClient *self, const char *name, con
 
 GBytes *
 atlas_tracker_client_find_finish (AtlasTrackerClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---- one entry's Metalink ---- */
+
+static void
+get_metalink_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (GTask) task = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) body = request_finish (result, &error);
+
+  if (body == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, g_steal_pointer (&body), (GDestroyNotify) g_bytes_unref);
+}
+
+void
+atlas_tracker_client_get_metalink_async (AtlasTrackerClient *self, gint64 id,
+                                         GCancellable *cancellable, GAsyncReadyCallback callback,
+                                         gpointer user_data)
+{
+  g_autoptr (GTask) task = NULL;
+  g_autofree char *path = NULL;
+
+  g_return_if_fail (ATLAS_IS_TRACKER_CLIENT (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, atlas_tracker_client_get_metalink_async);
+  if (!check_config (self, task))
+    return;
+  if (id <= 0)
+    {
+      g_task_return_new_error (task, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
+                               "%" G_GINT64_FORMAT " is not an index entry id", id);
+      return;
+    }
+  path = g_strdup_printf ("/entries/%" G_GINT64_FORMAT "/metalink", id);
+  request_async (self, _atlas_tracker_client_new_message (self, SOUP_METHOD_GET, path), cancellable,
+                 get_metalink_cb, g_steal_pointer (&task));
+}
+
+GBytes *
+atlas_tracker_client_get_metalink_finish (AtlasTrackerClient *self, GAsyncResult *result,
+                                          GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
 

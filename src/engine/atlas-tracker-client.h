@@ -13,6 +13,8 @@
  *   "peers"        (const char *entry, GPtrArray *peers) AtlasTrackerPeer*, owned by the client
  *   "signal"       (const AtlasTrackerMessage *message)  message->peer_id is the sender
  *   "error"        (const char *code, const char *text)  an error message from the tracker
+ *   "assign"       (GPtrArray *assignments)              AtlasTrackerAssignment*, owned by the
+ *                  client: a donor's complete assignment (an entry absent = hold none of it)
  */
 #pragma once
 
@@ -106,6 +108,25 @@ void atlas_tracker_client_announce (AtlasTrackerClient *self, const char *entry_
                                     guint64 uploaded, guint64 downloaded, guint want_peers);
 /* Leaves the swarm of @entry_hex and stops announcing it. */
 void atlas_tracker_client_leave (AtlasTrackerClient *self, const char *entry_hex);
+/* ---- Donation ---- */
+
+/* Offers donation (AtlasDonateOffer is in atlas-tracker-wire.h; copied). The
+ * offer is kept and sent again after every reconnect, and the tracker answers
+ * each one with "assign". An offer equal to the current one is not sent
+ * again. NULL withdraws it (the tracker is told to assign nothing). */
+void atlas_tracker_client_donate (AtlasTrackerClient *self, const AtlasDonateOffer *offer);
+/* Every announce of this client carries "donor": true (re-sent at once when
+ * this changes), so the tracker counts its pieces as donated, not as demand. */
+void atlas_tracker_client_set_donor (AtlasTrackerClient *self, gboolean donor);
+
+/* The Metalink of index entry @id (GET /entries/{id}/metalink). */
+void atlas_tracker_client_get_metalink_async (AtlasTrackerClient *self, gint64 id,
+                                              GCancellable *cancellable,
+                                              GAsyncReadyCallback callback, gpointer user_data);
+/* The Metalink XML; ATLAS_ERROR_NOT_FOUND when the entry is gone or not visible. */
+GBytes *atlas_tracker_client_get_metalink_finish (AtlasTrackerClient *self, GAsyncResult *result,
+                                                  GError **error);
+
 /* Sends a SIGNAL message (@signal->peer_id is the recipient). FALSE when the
  * channel is not connected or @signal is not a signal; nothing is queued. */
 gboolean atlas_tracker_client_send_signal (AtlasTrackerClient *self,

@@ -16,7 +16,8 @@ static const char *const type_names[] = {
   [ATLAS_TRACKER_MSG_HELLO] = "hello",       [ATLAS_TRACKER_MSG_WELCOME] = "welcome",
   [ATLAS_TRACKER_MSG_ANNOUNCE] = "announce", [ATLAS_TRACKER_MSG_LEAVE] = "leave",
   [ATLAS_TRACKER_MSG_PEERS] = "peers",       [ATLAS_TRACKER_MSG_SIGNAL] = "signal",
-  [ATLAS_TRACKER_MSG_ERROR] = "error",
+  [ATLAS_TRACKER_MSG_ERROR] = "error",       [ATLAS_TRACKER_MSG_DONATE] = "donate",
+  [ATLAS_TRACKER_MSG_ASSIGN] = "assign",
 };
 
 static const char *const kind_names[] = {
@@ -30,7 +31,7 @@ static const char *const kind_names[] = {
 const char *
 atlas_tracker_message_type_to_string (AtlasTrackerMessageType type)
 {
-  g_return_val_if_fail (type <= ATLAS_TRACKER_MSG_ERROR, NULL);
+  g_return_val_if_fail (type <= ATLAS_TRACKER_MSG_ASSIGN, NULL);
   return type_names[type];
 }
 
@@ -78,6 +79,34 @@ atlas_tracker_is_peer_id (const char *text)
 }
 
 gboolean
+atlas_tracker_is_token_name (const char *text)
+{
+  gsize length = text != NULL ? strlen (text) : 0;
+
+  if (length == 0 || length > 64)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isalnum (text[i]) && strchr ("._-", text[i]) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* The donor may name files after entries, so the rule the API enforces on
+ * publishing is enforced again here rather than trusted. */
+gboolean
+atlas_tracker_is_entry_name (const char *text)
+{
+  gsize length = text != NULL ? strlen (text) : 0;
+
+  if (length == 0 || length > ATLAS_TRACKER_MAX_NAME)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isalnum (text[i]) && strchr ("._+-", text[i]) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
 atlas_tracker_bitfield_get (GBytes *bitfield, guint32 index)
 {
   gsize size = 0;
@@ -109,6 +138,84 @@ atlas_tracker_peer_free (AtlasTrackerPeer *peer)
   g_free (peer);
 }
 
+AtlasDonateOffer *
+atlas_donate_offer_copy (const AtlasDonateOffer *offer)
+{
+  AtlasDonateOffer *copy = g_memdup2 (offer, sizeof *offer);
+
+  copy->entries = g_strdupv (offer->entries);
+  copy->publishers = g_strdupv (offer->publishers);
+  return copy;
+}
+
+void
+atlas_donate_offer_free (AtlasDonateOffer *offer)
+{
+  if (offer == NULL)
+    return;
+  g_strfreev (offer->entries);
+  g_strfreev (offer->publishers);
+  g_free (offer);
+}
+
+static gboolean
+strv_equal (char **a, char **b)
+{
+  guint length_a = a != NULL ? g_strv_length (a) : 0;
+  guint length_b = b != NULL ? g_strv_length (b) : 0;
+
+  if (length_a != length_b)
+    return FALSE;
+  for (guint i = 0; i < length_a; i++)
+    if (strcmp (a[i], b[i]) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+atlas_donate_offer_equal (const AtlasDonateOffer *a, const AtlasDonateOffer *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return a->storage == b->storage && a->upload_rate == b->upload_rate && !a->paused == !b->paused
+         && !a->anywhere == !b->anywhere && strv_equal (a->entries, b->entries)
+         && strv_equal (a->publishers, b->publishers);
+}
+
+AtlasTrackerAssignment *
+atlas_tracker_assignment_new (const char *entry, gint64 id, const char *name, guint32 piece_count,
+                              guint64 piece_length, GBytes *pieces)
+{
+  AtlasTrackerAssignment *assignment = g_new0 (AtlasTrackerAssignment, 1);
+
+  assignment->entry = g_strdup (entry);
+  assignment->id = id;
+  assignment->name = g_strdup (name);
+  assignment->piece_count = piece_count;
+  assignment->piece_length = piece_length;
+  assignment->pieces = pieces != NULL ? g_bytes_ref (pieces) : g_bytes_new (NULL, 0);
+  return assignment;
+}
+
+AtlasTrackerAssignment *
+atlas_tracker_assignment_copy (const AtlasTrackerAssignment *assignment)
+{
+  return atlas_tracker_assignment_new (assignment->entry, assignment->id, assignment->name,
+                                       assignment->piece_count, assignment->piece_length,
+                                       assignment->pieces);
+}
+
+void
+atlas_tracker_assignment_free (AtlasTrackerAssignment *assignment)
+{
+  if (assignment == NULL)
+    return;
+  g_free (assignment->entry);
+  g_free (assignment->name);
+  g_clear_pointer (&assignment->pieces, g_bytes_unref);
+  g_free (assignment);
+}
+
 AtlasTrackerMessage *
 atlas_tracker_message_new (AtlasTrackerMessageType type)
 {
@@ -119,6 +226,11 @@ atlas_tracker_message_new (AtlasTrackerMessageType type)
     message->version = ATLAS_TRACKER_PROTOCOL_VERSION;
   if (type == ATLAS_TRACKER_MSG_PEERS)
     message->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_peer_free);
+  if (type == ATLAS_TRACKER_MSG_DONATE)
+    message->offer = g_new0 (AtlasDonateOffer, 1);
+  if (type == ATLAS_TRACKER_MSG_ASSIGN)
+    message->assignments =
+        g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_assignment_free);
   return message;
 }
 
@@ -137,6 +249,8 @@ atlas_tracker_message_free (AtlasTrackerMessage *message)
   g_free (message->candidate);
   g_free (message->code);
   g_free (message->text);
+  g_clear_pointer (&message->offer, atlas_donate_offer_free);
+  g_clear_pointer (&message->assignments, g_ptr_array_unref);
   g_free (message);
 }
 
@@ -315,34 +429,63 @@ parse_version (JsonObject *object, AtlasTrackerMessage *message, GError **error)
   return TRUE;
 }
 
+/* "pieces": a bitfield of exactly @piece_count bits, spare bits clear. */
+static GBytes *
+get_bitfield (JsonObject *object, guint32 piece_count, GError **error)
+{
+  g_autoptr (GBytes) pieces = NULL;
+  const char *text;
+  const guint8 *bits;
+  gsize size;
+
+  if (!get_string (object, "pieces", 0, G_MAXSIZE, &text, error))
+    return NULL;
+  pieces = decode_base64 (text, "pieces", error);
+  if (pieces == NULL)
+    return NULL;
+
+  bits = g_bytes_get_data (pieces, &size);
+  if (size != (piece_count + 7) / 8)
+    {
+      field_error (error, "pieces",
+                   "%" G_GSIZE_FORMAT " bytes of bitfield for %u pieces (expected %u)", size,
+                   piece_count, (piece_count + 7) / 8);
+      return NULL;
+    }
+  /* Spare bits set would mean pieces past the end of the file. */
+  if (piece_count % 8 != 0 && (bits[size - 1] & (0xffu >> (piece_count % 8))) != 0)
+    {
+      field_error (error, "pieces", "bits past piece %u are set", piece_count);
+      return NULL;
+    }
+  return g_steal_pointer (&pieces);
+}
+
+/* An optional boolean: absent is FALSE, anything but true/false is refused. */
+static gboolean
+get_optional_boolean (JsonObject *object, const char *field, gboolean *out, GError **error)
+{
+  if (!json_object_has_member (object, field))
+    {
+      *out = FALSE;
+      return TRUE;
+    }
+  return get_boolean (object, field, out, error);
+}
+
 static gboolean
 parse_announce (JsonObject *object, AtlasTrackerMessage *message, GError **error)
 {
-  const char *text;
   gint64 value;
-  gsize size;
-  const guint8 *bits;
 
   if (!get_entry (object, &message->entry, error))
     return FALSE;
   if (!get_integer (object, "piece_count", 0, ATLAS_TRACKER_MAX_PIECES, &value, error))
     return FALSE;
   message->piece_count = value;
-  if (!get_string (object, "pieces", 0, G_MAXSIZE, &text, error))
-    return FALSE;
-  message->pieces = decode_base64 (text, "pieces", error);
+  message->pieces = get_bitfield (object, message->piece_count, error);
   if (message->pieces == NULL)
     return FALSE;
-
-  bits = g_bytes_get_data (message->pieces, &size);
-  if (size != (message->piece_count + 7) / 8)
-    return field_error (error, "pieces",
-                        "%" G_GSIZE_FORMAT " bytes of bitfield for %u pieces (expected %u)", size,
-                        message->piece_count, (message->piece_count + 7) / 8);
-  /* Spare bits set would mean pieces past the end of the file. */
-  if (message->piece_count % 8 != 0
-      && (bits[size - 1] & (0xffu >> (message->piece_count % 8))) != 0)
-    return field_error (error, "pieces", "bits past piece %u are set", message->piece_count);
 
   if (!get_boolean (object, "complete", &message->complete, error))
     return FALSE;
@@ -355,7 +498,7 @@ parse_announce (JsonObject *object, AtlasTrackerMessage *message, GError **error
   if (!get_integer (object, "want_peers", 0, ATLAS_TRACKER_MAX_WANT_PEERS, &value, error))
     return FALSE;
   message->want_peers = value;
-  return TRUE;
+  return get_optional_boolean (object, "donor", &message->donor, error);
 }
 
 static gboolean
@@ -388,6 +531,7 @@ parse_peers (JsonObject *object, AtlasTrackerMessage *message, GError **error)
       peer_object = json_node_get_object (element);
       if (!get_peer_id (peer_object, "peer_id", &peer->peer_id, error)
           || !get_boolean (peer_object, "complete", &peer->complete, error)
+          || !get_optional_boolean (peer_object, "donor", &peer->donor, error)
           || !get_string (peer_object, "pieces", 0, G_MAXSIZE, &text, error))
         return FALSE;
       peer->pieces = decode_base64 (text, "pieces", error);
@@ -489,6 +633,131 @@ parse_error_message (JsonObject *object, AtlasTrackerMessage *message, GError **
   return TRUE;
 }
 
+/* A JSON array of at most @max strings, each accepted by @valid. */
+static gboolean
+get_string_list (JsonObject *object, const char *field, guint max, gboolean (*valid) (const char *),
+                 const char *what, char ***out, GError **error)
+{
+  JsonNode *node = get_member (object, field, error);
+  JsonArray *array;
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  guint length;
+
+  if (node == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return field_error (error, field, "expected an array");
+  array = json_node_get_array (node);
+  length = json_array_get_length (array);
+  if (length > max)
+    return field_error (error, field, "%u elements, at most %u are allowed", length, max);
+  for (guint i = 0; i < length; i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      const char *text;
+
+      if (!JSON_NODE_HOLDS_VALUE (element) || json_node_get_value_type (element) != G_TYPE_STRING)
+        return field_error (error, field, "element %u is not a string", i);
+      text = json_node_get_string (element);
+      if (!g_utf8_validate (text, -1, NULL) || !valid (text))
+        return field_error (error, field, "element %u: expected %s", i, what);
+      g_strv_builder_add (builder, text);
+    }
+  *out = g_strv_builder_end (builder);
+  return TRUE;
+}
+
+static gboolean
+parse_donate (JsonObject *object, AtlasTrackerMessage *message, GError **error)
+{
+  AtlasDonateOffer *offer = message->offer = g_new0 (AtlasDonateOffer, 1);
+  JsonNode *node;
+  JsonObject *causes;
+  gint64 value;
+
+  if (!get_integer (object, "storage", 0, G_MAXINT64, &value, error))
+    return FALSE;
+  offer->storage = value;
+  if (!get_integer (object, "upload", 0, G_MAXINT64, &value, error))
+    return FALSE;
+  offer->upload_rate = value;
+  if (!get_boolean (object, "paused", &offer->paused, error))
+    return FALSE;
+  node = get_member (object, "causes", error);
+  if (node == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    return field_error (error, "causes", "expected an object");
+  causes = json_node_get_object (node);
+  return get_boolean (causes, "anywhere", &offer->anywhere, error)
+         && get_string_list (causes, "entries", ATLAS_TRACKER_MAX_DONATE_ENTRIES,
+                             atlas_tracker_is_entry, "64 lowercase hex digits", &offer->entries,
+                             error)
+         && get_string_list (
+             causes, "publishers", ATLAS_TRACKER_MAX_DONATE_PUBLISHERS, atlas_tracker_is_token_name,
+             "a token name (1..64 of letters, digits, “.”, “_”, “-”)", &offer->publishers, error);
+}
+
+static gboolean
+parse_assignment (JsonObject *object, AtlasTrackerAssignment *assignment, GError **error)
+{
+  const char *text;
+  gint64 value;
+
+  if (!get_entry (object, &assignment->entry, error))
+    return FALSE;
+  if (!get_integer (object, "id", 1, G_MAXINT64, &assignment->id, error))
+    return FALSE;
+  if (!get_string (object, "name", 1, ATLAS_TRACKER_MAX_NAME, &text, error))
+    return FALSE;
+  if (!atlas_tracker_is_entry_name (text))
+    return field_error (error, "name", "expected letters, digits, “.”, “_”, “+” and “-”");
+  assignment->name = g_strdup (text);
+  if (!get_integer (object, "piece_count", 1, ATLAS_TRACKER_MAX_PIECES, &value, error))
+    return FALSE;
+  assignment->piece_count = value;
+  if (!get_integer (object, "piece_length", 1, G_MAXINT64, &value, error))
+    return FALSE;
+  assignment->piece_length = value;
+  assignment->pieces = get_bitfield (object, assignment->piece_count, error);
+  return assignment->pieces != NULL;
+}
+
+static gboolean
+parse_assign (JsonObject *object, AtlasTrackerMessage *message, GError **error)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  JsonNode *node = get_member (object, "entries", error);
+  JsonArray *array;
+
+  if (node == NULL)
+    return FALSE;
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return field_error (error, "entries", "expected an array");
+  array = json_node_get_array (node);
+  if (json_array_get_length (array) > ATLAS_TRACKER_MAX_ASSIGNMENTS)
+    return field_error (error, "entries", "more than %d entries", ATLAS_TRACKER_MAX_ASSIGNMENTS);
+
+  message->assignments =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_assignment_free);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      g_autoptr (AtlasTrackerAssignment) assignment = g_new0 (AtlasTrackerAssignment, 1);
+
+      if (!JSON_NODE_HOLDS_OBJECT (element))
+        return field_error (error, "entries", "element %u is not an object", i);
+      if (!parse_assignment (json_node_get_object (element), assignment, error))
+        return FALSE;
+      /* The assignment is a set per file: one file twice would leave the
+       * donor to guess which one counts. */
+      if (!g_hash_table_add (seen, assignment->entry))
+        return field_error (error, "entries", "entry %s is listed twice", assignment->entry);
+      g_ptr_array_add (message->assignments, g_steal_pointer (&assignment));
+    }
+  return TRUE;
+}
+
 static gboolean
 sent_by (AtlasTrackerMessageType type, AtlasTrackerDirection direction)
 {
@@ -497,10 +766,12 @@ sent_by (AtlasTrackerMessageType type, AtlasTrackerDirection direction)
     case ATLAS_TRACKER_MSG_HELLO:
     case ATLAS_TRACKER_MSG_ANNOUNCE:
     case ATLAS_TRACKER_MSG_LEAVE:
+    case ATLAS_TRACKER_MSG_DONATE:
       return direction == ATLAS_TRACKER_FROM_CLIENT;
     case ATLAS_TRACKER_MSG_WELCOME:
     case ATLAS_TRACKER_MSG_PEERS:
     case ATLAS_TRACKER_MSG_ERROR:
+    case ATLAS_TRACKER_MSG_ASSIGN:
       return direction == ATLAS_TRACKER_FROM_TRACKER;
     case ATLAS_TRACKER_MSG_SIGNAL:
     default:
@@ -596,6 +867,12 @@ atlas_tracker_message_parse (const char *json, gsize length, AtlasTrackerDirecti
     case ATLAS_TRACKER_MSG_ERROR:
       ok = parse_error_message (object, message, error);
       break;
+    case ATLAS_TRACKER_MSG_DONATE:
+      ok = parse_donate (object, message, error);
+      break;
+    case ATLAS_TRACKER_MSG_ASSIGN:
+      ok = parse_assign (object, message, error);
+      break;
     default:
       g_assert_not_reached ();
     }
@@ -635,6 +912,34 @@ add_boolean (JsonBuilder *builder, const char *field, gboolean value)
   json_builder_add_boolean_value (builder, value);
 }
 
+static void
+add_string_list (JsonBuilder *builder, const char *field, char **list)
+{
+  json_builder_set_member_name (builder, field);
+  json_builder_begin_array (builder);
+  for (guint i = 0; list != NULL && list[i] != NULL; i++)
+    json_builder_add_string_value (builder, list[i]);
+  json_builder_end_array (builder);
+}
+
+static void
+add_donate (JsonBuilder *builder, const AtlasDonateOffer *offer)
+{
+  static const AtlasDonateOffer nothing = { 0 };
+
+  if (offer == NULL)
+    offer = &nothing;
+  add_integer (builder, "storage", offer->storage);
+  add_integer (builder, "upload", offer->upload_rate);
+  add_boolean (builder, "paused", offer->paused);
+  json_builder_set_member_name (builder, "causes");
+  json_builder_begin_object (builder);
+  add_boolean (builder, "anywhere", offer->anywhere);
+  add_string_list (builder, "entries", offer->entries);
+  add_string_list (builder, "publishers", offer->publishers);
+  json_builder_end_object (builder);
+}
+
 char *
 atlas_tracker_message_to_json_full (const AtlasTrackerMessage *message,
                                     AtlasTrackerDirection direction)
@@ -644,7 +949,7 @@ atlas_tracker_message_to_json_full (const AtlasTrackerMessage *message,
   g_autoptr (JsonNode) root = NULL;
 
   g_return_val_if_fail (message != NULL, NULL);
-  g_return_val_if_fail (message->type <= ATLAS_TRACKER_MSG_ERROR, NULL);
+  g_return_val_if_fail (message->type <= ATLAS_TRACKER_MSG_ASSIGN, NULL);
 
   json_builder_begin_object (builder);
   add_string (builder, "type", type_names[message->type]);
@@ -663,6 +968,8 @@ atlas_tracker_message_to_json_full (const AtlasTrackerMessage *message,
       add_integer (builder, "uploaded", message->uploaded);
       add_integer (builder, "downloaded", message->downloaded);
       add_integer (builder, "want_peers", message->want_peers);
+      if (message->donor)
+        add_boolean (builder, "donor", TRUE);
       break;
     case ATLAS_TRACKER_MSG_LEAVE:
       add_string (builder, "entry", message->entry);
@@ -679,6 +986,8 @@ atlas_tracker_message_to_json_full (const AtlasTrackerMessage *message,
           add_string (builder, "peer_id", peer->peer_id);
           add_boolean (builder, "complete", peer->complete);
           add_bitfield (builder, "pieces", peer->pieces);
+          if (peer->donor)
+            add_boolean (builder, "donor", TRUE);
           json_builder_end_object (builder);
         }
       json_builder_end_array (builder);
@@ -700,6 +1009,27 @@ atlas_tracker_message_to_json_full (const AtlasTrackerMessage *message,
     case ATLAS_TRACKER_MSG_ERROR:
       add_string (builder, "code", message->code);
       add_string (builder, "message", message->text);
+      break;
+    case ATLAS_TRACKER_MSG_DONATE:
+      add_donate (builder, message->offer);
+      break;
+    case ATLAS_TRACKER_MSG_ASSIGN:
+      json_builder_set_member_name (builder, "entries");
+      json_builder_begin_array (builder);
+      for (guint i = 0; message->assignments != NULL && i < message->assignments->len; i++)
+        {
+          const AtlasTrackerAssignment *assignment = g_ptr_array_index (message->assignments, i);
+
+          json_builder_begin_object (builder);
+          add_string (builder, "entry", assignment->entry);
+          add_integer (builder, "id", assignment->id);
+          add_string (builder, "name", assignment->name);
+          add_integer (builder, "piece_count", assignment->piece_count);
+          add_integer (builder, "piece_length", assignment->piece_length);
+          add_bitfield (builder, "pieces", assignment->pieces);
+          json_builder_end_object (builder);
+        }
+      json_builder_end_array (builder);
       break;
     default:
       g_assert_not_reached ();

@@ -23,6 +23,14 @@ G_BEGIN_DECLS
 #define ATLAS_TRACKER_MAX_PIECES (1u << 22)
 #define ATLAS_TRACKER_MAX_SESSION 64
 #define ATLAS_TRACKER_MAX_CANDIDATE 512
+/* Most causes a donate names: entries (file hashes) and publishers (token names). */
+#define ATLAS_TRACKER_MAX_DONATE_ENTRIES 256
+#define ATLAS_TRACKER_MAX_DONATE_PUBLISHERS 64
+/* Most entries one assign message lists. */
+#define ATLAS_TRACKER_MAX_ASSIGNMENTS 256
+/* Index entry names, as the tracker's API accepts them: 1..128 of
+ * "A-Z a-z 0-9 . _ + -". */
+#define ATLAS_TRACKER_MAX_NAME 128
 
 typedef enum
 {
@@ -33,6 +41,8 @@ typedef enum
   ATLAS_TRACKER_MSG_PEERS,
   ATLAS_TRACKER_MSG_SIGNAL,
   ATLAS_TRACKER_MSG_ERROR,
+  ATLAS_TRACKER_MSG_DONATE, /* client -> tracker: a donor's offer */
+  ATLAS_TRACKER_MSG_ASSIGN, /* tracker -> client: a donor's complete assignment */
 } AtlasTrackerMessageType;
 
 typedef enum
@@ -49,7 +59,42 @@ typedef struct
   char *peer_id;
   gboolean complete;
   GBytes *pieces; /* bitfield, most significant bit of byte 0 = piece 0 */
+  gboolean donor; /* a donor: holds pieces for others, not a downloader */
 } AtlasTrackerPeer;
+
+/* What a donor offers (the DONATE message). Storage 0 or paused means
+ * "assign me nothing". */
+typedef struct
+{
+  guint64 storage;     /* bytes; 0 = hold nothing */
+  guint64 upload_rate; /* bytes per second; 0 = not capped */
+  gboolean paused;
+  gboolean anywhere; /* "wherever most needed" */
+  char **entries;    /* NULL-terminated entry hashes (64 hex), nullable */
+  char **publishers; /* NULL-terminated publisher (token) names, nullable */
+} AtlasDonateOffer;
+
+AtlasDonateOffer *atlas_donate_offer_copy (const AtlasDonateOffer *offer);
+void atlas_donate_offer_free (AtlasDonateOffer *offer);
+/* Whether two offers say the same (NULL and empty lists are equal). */
+gboolean atlas_donate_offer_equal (const AtlasDonateOffer *a, const AtlasDonateOffer *b);
+
+/* One entry of a donor's assignment (the ASSIGN message). */
+typedef struct
+{
+  char *entry; /* 64 hex: the file's sha-256, its swarm */
+  gint64 id;   /* index entry id: GET /api/v1/entries/{id}/metalink */
+  char *name;
+  guint32 piece_count;
+  guint64 piece_length;
+  GBytes *pieces; /* bitfield of pieces to hold */
+} AtlasTrackerAssignment;
+
+AtlasTrackerAssignment *atlas_tracker_assignment_new (const char *entry, gint64 id,
+                                                      const char *name, guint32 piece_count,
+                                                      guint64 piece_length, GBytes *pieces);
+AtlasTrackerAssignment *atlas_tracker_assignment_copy (const AtlasTrackerAssignment *assignment);
+void atlas_tracker_assignment_free (AtlasTrackerAssignment *assignment);
 
 typedef struct
 {
@@ -64,11 +109,14 @@ typedef struct
   gboolean complete;
   guint64 uploaded, downloaded; /* at most G_MAXINT64: JSON integers are signed 64-bit */
   guint want_peers;
+  gboolean donor;   /* ANNOUNCE: written only when TRUE */
   GPtrArray *peers; /* PEERS: element AtlasTrackerPeer*, owned */
   /* SIGNAL: ufrag and pwd for offer/answer, candidate for candidate, else NULL */
   AtlasSignalKind kind;
   char *session, *ufrag, *pwd, *candidate;
-  char *code, *text; /* ERROR: "code" and "message" */
+  char *code, *text;       /* ERROR: "code" and "message" */
+  AtlasDonateOffer *offer; /* DONATE */
+  GPtrArray *assignments;  /* ASSIGN: element AtlasTrackerAssignment*, owned */
 } AtlasTrackerMessage;
 
 typedef enum
@@ -103,6 +151,10 @@ const char *atlas_signal_kind_to_string (AtlasSignalKind kind);
 gboolean atlas_signal_kind_from_string (const char *text, AtlasSignalKind *kind);
 const char *atlas_tracker_message_type_to_string (AtlasTrackerMessageType type);
 
+/* 1..64 of "A-Z a-z 0-9 . _ -": a token (publisher) name. */
+gboolean atlas_tracker_is_token_name (const char *text);
+/* 1..128 of "A-Z a-z 0-9 . _ + -": an index entry's name. */
+gboolean atlas_tracker_is_entry_name (const char *text);
 /* "sha256:" and 64 lowercase hex digits: a peer's certificate fingerprint. */
 gboolean atlas_tracker_is_peer_id (const char *text);
 /* 64 lowercase hex digits: the SHA-256 of an entry's file. */
@@ -112,5 +164,7 @@ gboolean atlas_tracker_bitfield_get (GBytes *bitfield, guint32 index);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasTrackerMessage, atlas_tracker_message_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasTrackerPeer, atlas_tracker_peer_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasDonateOffer, atlas_donate_offer_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasTrackerAssignment, atlas_tracker_assignment_free)
 
 G_END_DECLS

@@ -3,9 +3,7 @@
  * Everything runs on the main context: a message is handled to the end
  * before the next one is read, so the tables below need no locks.
  */
-#include "atlas-tracker-hub.h"
-
-#include "atlas-tracker-wire.h"
+#include "atlas-tracker-hub-private.h"
 
 #include <string.h>
 
@@ -19,54 +17,9 @@
 #define PEERS_REPLY_BUDGET (60 * 1024)
 #define MAX_FRAME (2 * ATLAS_TRACKER_MAX_MESSAGE)
 
-typedef struct _Connection Connection;
-
-typedef struct
-{
-  Connection *owner;
-  char *entry;
-  guint32 piece_count;
-  GBytes *pieces;
-  gboolean complete;
-  guint64 uploaded, downloaded;
-  gint64 last_announce; /* monotonic usec */
-} Membership;
-
-struct _Connection
-{
-  AtlasTrackerHub *hub;
-  SoupWebsocketConnection *socket;
-  AtlasTrackerToken *token;
-  char *peer_id;           /* NULL until hello */
-  char *address;           /* for logs */
-  GHashTable *memberships; /* entry -> Membership*, owned */
-  /* Signaling sessions this peer is part of: "entry session peer" -> the
-   * other peer's id, so a vanished peer's partners can be told. */
-  GHashTable *sessions;
-  double bucket;
-  gint64 bucket_time;
-  guint refused;
-  gint64 refused_window;
-  gint64 last_rate_error;
-  gint64 last_message;
-  guint hello_timeout;
-  gboolean detached;
-};
-
-struct _AtlasTrackerHub
-{
-  GObject parent_instance;
-
-  AtlasTrackerStore *store;
-  AtlasTrackerMetrics *metrics;
-  GHashTable *connections; /* Connection* set, owned */
-  GHashTable *peers;       /* peer_id -> Connection* */
-  GHashTable *swarms;      /* entry -> (peer_id -> Membership*) */
-  guint ttl_seconds;
-  double rate;
-  guint burst;
-  guint sweep_source;
-};
+/* The hub's own short names for its private types. */
+typedef AtlasHubConnection Connection;
+typedef AtlasHubMembership Membership;
 
 G_DEFINE_FINAL_TYPE (AtlasTrackerHub, atlas_tracker_hub, G_TYPE_OBJECT)
 
@@ -84,8 +37,8 @@ connection_name (Connection *connection)
   return connection->peer_id != NULL ? connection->peer_id : connection->address;
 }
 
-static void
-send_message (Connection *connection, const AtlasTrackerMessage *message)
+void
+_atlas_tracker_hub_send (Connection *connection, const AtlasTrackerMessage *message)
 {
   g_autofree char *json = NULL;
 
@@ -93,6 +46,12 @@ send_message (Connection *connection, const AtlasTrackerMessage *message)
     return;
   json = atlas_tracker_message_to_json_full (message, ATLAS_TRACKER_FROM_TRACKER);
   soup_websocket_connection_send_text (connection->socket, json);
+}
+
+static void
+send_message (Connection *connection, const AtlasTrackerMessage *message)
+{
+  _atlas_tracker_hub_send (connection, message);
 }
 
 static void G_GNUC_PRINTF (3, 4)
@@ -200,6 +159,9 @@ connection_detach (Connection *connection)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     swarm_remove (hub, value);
   g_hash_table_remove_all (connection->memberships);
+
+  /* A donor that is gone holds nothing any more; others take its pieces. */
+  atlas_tracker_donation_forget (hub->donation, connection);
 
   if (connection->peer_id != NULL)
     {
@@ -375,12 +337,14 @@ reply_peers (Connection *connection, Membership *mine, guint want_peers)
       Membership *peer = g_ptr_array_index (useful, i);
       /* JSON overhead of one peer plus its bitfield in base64. */
       gsize cost = 128 + (g_bytes_get_size (peer->pieces) + 2) / 3 * 4;
+      AtlasTrackerPeer *listed;
 
       if (cost > budget)
         break;
       budget -= cost;
-      g_ptr_array_add (reply->peers,
-                       atlas_tracker_peer_new (peer->owner->peer_id, peer->complete, peer->pieces));
+      listed = atlas_tracker_peer_new (peer->owner->peer_id, peer->complete, peer->pieces);
+      listed->donor = peer->donor;
+      g_ptr_array_add (reply->peers, listed);
     }
   send_message (connection, reply);
 }
@@ -440,6 +404,9 @@ handle_announce (Connection *connection, AtlasTrackerMessage *message, gint64 no
           g_hash_table_insert (hub->swarms, g_strdup (message->entry), swarm);
         }
       g_hash_table_insert (swarm, connection->peer_id, membership);
+      /* Arrivals raise the demand donors are asked to meet (docs/donation.md). */
+      if (!message->donor && !message->complete)
+        atlas_tracker_donation_note_join (hub->donation, message->entry, connection->peer_id);
     }
 
   hub->metrics->bytes_up += counter_delta (membership->uploaded, message->uploaded);
@@ -450,6 +417,7 @@ handle_announce (Connection *connection, AtlasTrackerMessage *message, gint64 no
   g_clear_pointer (&membership->pieces, g_bytes_unref);
   membership->pieces = g_bytes_ref (message->pieces);
   membership->complete = message->complete;
+  membership->donor = message->donor;
   membership->last_announce = now;
 
   reply_peers (connection, membership, message->want_peers);
@@ -529,6 +497,10 @@ handle_message (Connection *connection, AtlasTrackerMessage *message, gint64 now
       break;
     case ATLAS_TRACKER_MSG_SIGNAL:
       handle_signal (connection, message);
+      break;
+    case ATLAS_TRACKER_MSG_DONATE:
+      /* Any token may donate: a donor only offers to hold what its token may see. */
+      atlas_tracker_donation_offer (connection->hub->donation, connection, message->offer);
       break;
     default:
       /* The codec refuses tracker-to-client types from clients. */
@@ -795,7 +767,9 @@ atlas_tracker_hub_finalize (GObject *object)
   AtlasTrackerHub *hub = ATLAS_TRACKER_HUB (object);
 
   g_clear_handle_id (&hub->sweep_source, g_source_remove);
+  /* Connections tell the coordinator they are gone while they are freed. */
   g_clear_pointer (&hub->connections, g_hash_table_unref);
+  g_clear_pointer (&hub->donation, atlas_tracker_donation_free);
   g_clear_pointer (&hub->peers, g_hash_table_unref);
   g_clear_pointer (&hub->swarms, g_hash_table_unref);
   G_OBJECT_CLASS (atlas_tracker_hub_parent_class)->finalize (object);
@@ -823,6 +797,16 @@ atlas_tracker_hub_new (AtlasTrackerStore *store, AtlasTrackerMetrics *metrics)
 
   hub->store = store;
   hub->metrics = metrics;
+  hub->donation = atlas_tracker_donation_new (hub);
   atlas_tracker_hub_set_limits (hub, 180, 50, 200);
   return hub;
+}
+
+void
+atlas_tracker_hub_set_donation_interval (AtlasTrackerHub *hub, guint interval_ms)
+{
+  g_return_if_fail (ATLAS_IS_TRACKER_HUB (hub));
+  g_return_if_fail (interval_ms > 0);
+
+  atlas_tracker_donation_set_interval (hub->donation, interval_ms);
 }

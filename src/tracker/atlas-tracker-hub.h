@@ -23,6 +23,9 @@ AtlasTrackerHub *atlas_tracker_hub_new (AtlasTrackerStore *store, AtlasTrackerMe
  * connection token bucket (default 50 messages per second, burst 200). */
 void atlas_tracker_hub_set_limits (AtlasTrackerHub *hub, guint ttl_seconds, double rate,
                                    guint burst);
+/* How often the donation coordinator re-runs the allocation (default 5000 ms;
+ * tests shorten it). */
+void atlas_tracker_hub_set_donation_interval (AtlasTrackerHub *hub, guint interval_ms);
 /* Takes over an upgraded connection authenticated as @token; @remote (the
  * client's address) is for logs. */
 void atlas_tracker_hub_add_connection (AtlasTrackerHub *hub, SoupWebsocketConnection *connection,

@@ -53,6 +53,8 @@ atlas_tracker_metrics_render (const AtlasTrackerMetrics *metrics, guint peers, g
 {
   GString *text = g_string_new (NULL);
   g_autoptr (GPtrArray) codes = g_ptr_array_new ();
+  /* Prometheus wants a "." whatever the locale. */
+  char number[G_ASCII_DTOSTR_BUF_SIZE];
   GHashTableIter iter;
   gpointer key;
 
@@ -78,6 +80,39 @@ atlas_tracker_metrics_render (const AtlasTrackerMetrics *metrics, guint peers, g
               "Error messages sent to peers.");
   g_string_append_printf (text, "atlas_tracker_signaling_errors_total %" G_GUINT64_FORMAT "\n",
                           metrics->signaling_errors);
+
+  add_metric (text, "atlas_tracker_donors", "gauge",
+              "Connected donors offering storage and not paused.");
+  g_string_append_printf (text, "atlas_tracker_donors %u\n", metrics->donors);
+  add_metric (text, "atlas_tracker_donor_storage_bytes", "gauge",
+              "Storage donors offer, in bytes.");
+  g_string_append_printf (text, "atlas_tracker_donor_storage_bytes %" G_GUINT64_FORMAT "\n",
+                          metrics->donor_storage);
+  add_metric (text, "atlas_tracker_donation_assigned_bytes", "gauge",
+              "Bytes of pieces assigned to donors by the last allocation.");
+  g_string_append_printf (text, "atlas_tracker_donation_assigned_bytes %" G_GUINT64_FORMAT "\n",
+                          metrics->donation_assigned);
+  add_metric (text, "atlas_tracker_donation_demand_met", "gauge",
+              "Piece copies donors add towards the demand (last allocation).");
+  g_string_append_printf (text, "atlas_tracker_donation_demand_met %" G_GUINT64_FORMAT "\n",
+                          metrics->donation_demand_met);
+  add_metric (text, "atlas_tracker_donation_shortfall", "gauge",
+              "Piece copies still wanted beyond peers and donors (last allocation).");
+  g_string_append_printf (text, "atlas_tracker_donation_shortfall %" G_GUINT64_FORMAT "\n",
+                          metrics->donation_shortfall);
+  add_metric (text, "atlas_tracker_donation_runs_total", "counter", "Allocations run.");
+  g_string_append_printf (text, "atlas_tracker_donation_runs_total %" G_GUINT64_FORMAT "\n",
+                          metrics->donation_runs);
+  add_metric (text, "atlas_tracker_donation_run_seconds_total", "counter",
+              "Time spent computing allocations.");
+  g_string_append_printf (
+      text, "atlas_tracker_donation_run_seconds_total %s\n",
+      g_ascii_formatd (number, sizeof number, "%.6f", metrics->donation_run_usec / 1e6));
+  add_metric (text, "atlas_tracker_donation_last_run_seconds", "gauge",
+              "Duration of the last allocation.");
+  g_string_append_printf (
+      text, "atlas_tracker_donation_last_run_seconds %s\n",
+      g_ascii_formatd (number, sizeof number, "%.6f", metrics->donation_last_run_usec / 1e6));
 
   add_metric (text, "atlas_tracker_http_requests_total", "counter",
               "HTTP requests answered, by status code.");

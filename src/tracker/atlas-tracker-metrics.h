@@ -16,6 +16,15 @@ typedef struct
   guint64 signaling_messages; /* valid messages received over the WebSocket */
   guint64 signaling_errors;   /* error messages sent to peers */
   GHashTable *http_requests;  /* status code (GUINT_TO_POINTER) -> count (guint64*) */
+  /* Donation, as of the coordinator's last run (atlas-tracker-donation.c). */
+  guint donors;                   /* connected donors offering storage, not paused */
+  guint64 donor_storage;          /* bytes they offer */
+  guint64 donation_assigned;      /* bytes assigned to them */
+  guint64 donation_demand_met;    /* piece copies donors add towards demand */
+  guint64 donation_shortfall;     /* piece copies still missing after donors */
+  guint64 donation_runs;          /* allocations run */
+  guint64 donation_run_usec;      /* their total duration */
+  guint64 donation_last_run_usec; /* the last one's duration */
 } AtlasTrackerMetrics;
 
 AtlasTrackerMetrics *atlas_tracker_metrics_new (void);

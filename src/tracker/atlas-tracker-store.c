@@ -608,3 +608,57 @@ atlas_tracker_store_count_entries (AtlasTrackerStore *store)
   sqlite3_reset (stmt);
   return count;
 }
+
+AtlasTrackerIndexEntry *
+atlas_tracker_store_find_file (AtlasTrackerStore *store, const char *entry_hex,
+                               const AtlasTrackerToken *viewer, GError **error)
+{
+  sqlite3_stmt *stmt =
+      statement (store,
+                 "SELECT " ENTRY_COLUMNS " FROM entries e WHERE e.entry = ?3 AND " VISIBLE
+                 " ORDER BY e.id DESC LIMIT 1",
+                 error);
+  AtlasTrackerIndexEntry *entry = NULL;
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_viewer (stmt, viewer);
+  sqlite3_bind_text (stmt, 3, entry_hex, -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    entry = entry_from_row (stmt);
+  else if (rc != SQLITE_DONE)
+    sqlite_error (store, rc, "looking up a file", error);
+  sqlite3_reset (stmt);
+  return entry;
+}
+
+GPtrArray *
+atlas_tracker_store_list_by_publisher (AtlasTrackerStore *store, const AtlasTrackerToken *viewer,
+                                       const char *publisher, guint limit, GError **error)
+{
+  g_autoptr (GPtrArray) entries =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_index_entry_free);
+  sqlite3_stmt *stmt = statement (store,
+                                  "SELECT " ENTRY_COLUMNS " FROM entries e"
+                                  " JOIN tokens t ON t.id = e.uploader"
+                                  " WHERE t.name = ?3 AND " VISIBLE " ORDER BY e.id DESC LIMIT ?4",
+                                  error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  bind_viewer (stmt, viewer);
+  sqlite3_bind_text (stmt, 3, publisher, -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64 (stmt, 4, limit);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (entries, entry_from_row (stmt));
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      sqlite_error (store, rc, "listing a publisher's entries", error);
+      return NULL;
+    }
+  return g_steal_pointer (&entries);
+}

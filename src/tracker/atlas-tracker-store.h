@@ -74,6 +74,18 @@ gboolean atlas_tracker_store_file_visible (AtlasTrackerStore *store, const char 
                                            const AtlasTrackerToken *viewer, guint32 *piece_count,
                                            GError **error);
 gint64 atlas_tracker_store_count_entries (AtlasTrackerStore *store);
+/* The newest entry of the file @entry_hex that @viewer may see, or NULL
+ * without error if none. */
+AtlasTrackerIndexEntry *atlas_tracker_store_find_file (AtlasTrackerStore *store,
+                                                       const char *entry_hex,
+                                                       const AtlasTrackerToken *viewer,
+                                                       GError **error);
+/* Up to @limit entries published with the token named @publisher that @viewer
+ * may see, newest first (for donors who support a publisher). */
+GPtrArray *atlas_tracker_store_list_by_publisher (AtlasTrackerStore *store,
+                                                  const AtlasTrackerToken *viewer,
+                                                  const char *publisher, guint limit,
+                                                  GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasTrackerStore, atlas_tracker_store_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (AtlasTrackerIndexEntry, atlas_tracker_index_entry_free)

@@ -814,6 +814,143 @@ test_socket_bad_token (void)
   g_assert_false (atlas_tracker_client_is_connected (a.client));
 }
 
+/* ---- donation ---- */
+
+typedef struct
+{
+  guint assigns;
+  GPtrArray *last;         /* AtlasTrackerAssignment* copies */
+  GHashTable *donors_seen; /* peer ids listed with "donor": true */
+} Donation;
+
+static void
+assign_cb (AtlasTrackerClient *client, GPtrArray *assignments, gpointer user_data)
+{
+  Donation *donation = user_data;
+
+  g_clear_pointer (&donation->last, g_ptr_array_unref);
+  donation->last = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_assignment_free);
+  for (guint i = 0; i < assignments->len; i++)
+    g_ptr_array_add (donation->last,
+                     atlas_tracker_assignment_copy (g_ptr_array_index (assignments, i)));
+  donation->assigns++;
+}
+
+static void
+donor_peers_cb (AtlasTrackerClient *client, const char *entry, GPtrArray *peers, gpointer user_data)
+{
+  Donation *donation = user_data;
+
+  for (guint i = 0; i < peers->len; i++)
+    {
+      const AtlasTrackerPeer *other = g_ptr_array_index (peers, i);
+
+      if (other->donor)
+        g_hash_table_add (donation->donors_seen, g_strdup (other->peer_id));
+    }
+}
+
+static GBytes *
+get_metalink (AtlasTrackerClient *client, gint64 id, GError **error)
+{
+  g_autoptr (GAsyncResult) result = NULL;
+
+  atlas_tracker_client_get_metalink_async (client, id, NULL, store_result_cb, &result);
+  return atlas_tracker_client_get_metalink_finish (client, wait_result (&result), error);
+}
+
+static void
+test_donation (void)
+{
+  g_autoptr (AtlasTrackerClient) uploader =
+      atlas_tracker_client_new (tracker.url, tracker.uploader, NULL);
+  g_auto (Peer) donor = { 0 };
+  g_auto (Peer) leecher = { 0 };
+  g_auto (Published) p = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) xml = NULL;
+  g_autoptr (GBytes) missing = NULL;
+  g_autoptr (GBytes) all = NULL;
+  g_autoptr (GBytes) none = NULL;
+  Donation donation = { 0 };
+  Donation seen = { 0 };
+  const AtlasTrackerAssignment *assignment;
+  char *entries[2] = { NULL, NULL };
+  AtlasDonateOffer offer = { 0 };
+  guint port = tracker.port;
+  gint64 id;
+
+  make_metalink (20, 6 * PIECE, &p);
+  id = publish (uploader, "donated.bin", "1", p.xml, FALSE, NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* The Metalink by id, exactly as published; an id nobody published is
+   * not found. */
+  xml = get_metalink (uploader, id, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (xml, p.xml));
+  missing = get_metalink (uploader, id + 1000, &error);
+  g_assert_null (missing);
+  g_assert_error (error, ATLAS_ERROR, ATLAS_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A donor offering 4 pieces' worth for this entry, set before it connects. */
+  peer_init (&donor, "donor", tracker.downloader);
+  g_signal_connect (donor.client, "assign", G_CALLBACK (assign_cb), &donation);
+  entries[0] = p.entry;
+  offer.storage = 4 * PIECE;
+  offer.upload_rate = 1 << 20;
+  offer.entries = entries;
+  atlas_tracker_client_donate (donor.client, &offer);
+  atlas_tracker_client_set_donor (donor.client, TRUE);
+  atlas_tracker_client_start (donor.client, donor.peer_id);
+  g_assert_true (wait_count (&donation.assigns, 1, WAIT_MS));
+  g_assert_cmpuint (donation.last->len, ==, 1);
+  assignment = g_ptr_array_index (donation.last, 0);
+  g_assert_cmpstr (assignment->entry, ==, p.entry);
+  g_assert_cmpint (assignment->id, ==, id);
+  g_assert_cmpstr (assignment->name, ==, "donated.bin");
+  g_assert_cmpuint (assignment->piece_count, ==, 6);
+  g_assert_cmpuint (assignment->piece_length, ==, PIECE);
+  {
+    guint n = 0;
+
+    for (guint i = 0; i < 6; i++)
+      n += atlas_tracker_bitfield_get (assignment->pieces, i);
+    g_assert_cmpuint (n, ==, 4);
+  }
+
+  /* Its announces carry the donor flag: a downloader sees it as a donor. */
+  all = bitfield (6, TRUE);
+  none = bitfield (6, FALSE);
+  atlas_tracker_client_announce (donor.client, p.entry, 6, all, TRUE, 0, 0, 10);
+  peer_init (&leecher, "leecher", tracker.downloader);
+  seen.donors_seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_signal_connect (leecher.client, "peers", G_CALLBACK (donor_peers_cb), &seen);
+  atlas_tracker_client_start (leecher.client, leecher.peer_id);
+  g_assert_true (wait_count (&leecher.connected, 1, WAIT_MS));
+  g_assert_true (announce_until_seen (&leecher, p.entry, 6, FALSE, &donor));
+  g_assert_true (g_hash_table_contains (seen.donors_seen, donor.peer_id));
+  atlas_tracker_client_stop (leecher.client);
+
+  /* The tracker restarts and forgets every offer: the client offers again
+   * by itself and hears its assignment again. */
+  tracker_stop (TRUE);
+  spin (300);
+  tracker_start (port);
+  g_assert_true (wait_count (&donor.connected, 2, 15000));
+  g_assert_true (wait_count (&donation.assigns, 2, WAIT_MS));
+  g_assert_cmpuint (donation.last->len, ==, 1);
+
+  /* Withdrawn: the tracker assigns nothing. */
+  atlas_tracker_client_donate (donor.client, NULL);
+  g_assert_true (wait_count (&donation.assigns, 3, WAIT_MS));
+  g_assert_cmpuint (donation.last->len, ==, 0);
+
+  g_clear_pointer (&donation.last, g_ptr_array_unref);
+  g_clear_pointer (&seen.donors_seen, g_hash_table_unref);
+}
+
 /* ---- TLS ---- */
 
 /* A self-signed certificate for 127.0.0.1 (and only that), with openssl. */
@@ -958,6 +1095,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tracker-client/socket/peers-signals", test_socket_peers_and_signals);
   g_test_add_func ("/tracker-client/socket/reconnect", test_socket_reconnects_after_restart);
   g_test_add_func ("/tracker-client/socket/bad-token", test_socket_bad_token);
+  g_test_add_func ("/tracker-client/socket/donation", test_donation);
   g_test_add_func ("/tracker-client/tls/trust", test_tls);
   status = g_test_run ();
 

@@ -370,6 +370,220 @@ test_wire_rejections (void)
   }
 }
 
+static void
+test_wire_donor_flags (void)
+{
+  static const guint8 bits[] = { 0x80 };
+  g_autoptr (AtlasTrackerMessage) announce = atlas_tracker_message_new (ATLAS_TRACKER_MSG_ANNOUNCE);
+  g_autoptr (AtlasTrackerMessage) peers = atlas_tracker_message_new (ATLAS_TRACKER_MSG_PEERS);
+  g_autoptr (AtlasTrackerMessage) back = NULL;
+  g_autoptr (AtlasTrackerMessage) peers_back = NULL;
+  g_autoptr (GBytes) pieces = g_bytes_new_static (bits, sizeof bits);
+  g_autofree char *plain = NULL;
+  AtlasTrackerPeer *peer;
+
+  announce->entry = g_strdup (HEX_A);
+  announce->piece_count = 1;
+  announce->pieces = g_bytes_ref (pieces);
+  /* Without the flag the announce is exactly what issue 4's peers send. */
+  plain = atlas_tracker_message_to_json (announce);
+  g_assert_null (strstr (plain, "donor"));
+  announce->donor = TRUE;
+  back = round_trip (announce, ATLAS_TRACKER_FROM_CLIENT);
+  g_assert_true (back->donor);
+  g_clear_pointer (&back, atlas_tracker_message_free);
+  back = parse_ok (plain, ATLAS_TRACKER_FROM_CLIENT);
+  g_assert_false (back->donor);
+
+  peers->entry = g_strdup (HEX_A);
+  peer = atlas_tracker_peer_new (PEER_A, FALSE, pieces);
+  peer->donor = TRUE;
+  g_ptr_array_add (peers->peers, peer);
+  g_ptr_array_add (peers->peers, atlas_tracker_peer_new (PEER_B, TRUE, pieces));
+  peers_back = round_trip (peers, ATLAS_TRACKER_FROM_TRACKER);
+  g_assert_true (((AtlasTrackerPeer *) g_ptr_array_index (peers_back->peers, 0))->donor);
+  g_assert_false (((AtlasTrackerPeer *) g_ptr_array_index (peers_back->peers, 1))->donor);
+}
+
+static void
+test_wire_donate (void)
+{
+  const char *entries[] = { HEX_A, HEX_B, NULL };
+  const char *publishers[] = { "ci", "debian.org_mirror-1", NULL };
+  g_autoptr (AtlasTrackerMessage) donate = atlas_tracker_message_new (ATLAS_TRACKER_MSG_DONATE);
+  g_autoptr (AtlasTrackerMessage) back = NULL;
+  g_autoptr (AtlasTrackerMessage) empty = NULL;
+  g_autofree char *json = NULL;
+
+  donate->offer->storage = G_GUINT64_CONSTANT (2147483648);
+  donate->offer->upload_rate = 5 << 20;
+  donate->offer->anywhere = TRUE;
+  donate->offer->entries = g_strdupv ((char **) entries);
+  donate->offer->publishers = g_strdupv ((char **) publishers);
+  json = atlas_tracker_message_to_json (donate);
+  g_assert_cmpstr (json, ==,
+                   "{\"type\":\"donate\",\"storage\":2147483648,\"upload\":5242880,"
+                   "\"paused\":false,\"causes\":{\"anywhere\":true,\"entries\":[\"" HEX_A
+                   "\",\"" HEX_B "\"],\"publishers\":[\"ci\",\"debian.org_mirror-1\"]}}");
+  back = round_trip (donate, ATLAS_TRACKER_FROM_CLIENT);
+  g_assert_true (atlas_donate_offer_equal (back->offer, donate->offer));
+  g_assert_cmpstr (back->offer->entries[1], ==, HEX_B);
+  g_assert_cmpstr (back->offer->publishers[0], ==, "ci");
+
+  /* The withdrawal: nothing offered. */
+  empty = parse_ok ("{\"type\":\"donate\",\"storage\":0,\"upload\":0,\"paused\":true,"
+                    "\"causes\":{\"anywhere\":false,\"entries\":[],\"publishers\":[]},"
+                    "\"extra\":1}",
+                    ATLAS_TRACKER_FROM_CLIENT);
+  g_assert_cmpuint (empty->offer->storage, ==, 0);
+  g_assert_true (empty->offer->paused);
+  g_assert_cmpuint (g_strv_length (empty->offer->entries), ==, 0);
+}
+
+static void
+test_wire_assign (void)
+{
+  static const guint8 bits[] = { 0x41, 0x80 }; /* 9 pieces: 1, 7, 8 */
+  g_autoptr (AtlasTrackerMessage) assign = atlas_tracker_message_new (ATLAS_TRACKER_MSG_ASSIGN);
+  g_autoptr (AtlasTrackerMessage) back = NULL;
+  g_autoptr (AtlasTrackerMessage) none = NULL;
+  g_autoptr (GBytes) pieces = g_bytes_new_static (bits, sizeof bits);
+  g_autoptr (AtlasTrackerAssignment) copy = NULL;
+  const AtlasTrackerAssignment *first;
+
+  g_ptr_array_add (assign->assignments,
+                   atlas_tracker_assignment_new (HEX_A, 7, "atlas-linux.iso", 9,
+                                                 G_GUINT64_CONSTANT (1048576), pieces));
+  back = round_trip (assign, ATLAS_TRACKER_FROM_TRACKER);
+  g_assert_cmpuint (back->assignments->len, ==, 1);
+  first = g_ptr_array_index (back->assignments, 0);
+  g_assert_cmpstr (first->entry, ==, HEX_A);
+  g_assert_cmpint (first->id, ==, 7);
+  g_assert_cmpstr (first->name, ==, "atlas-linux.iso");
+  g_assert_cmpuint (first->piece_count, ==, 9);
+  g_assert_cmpuint (first->piece_length, ==, 1048576);
+  g_assert_true (g_bytes_equal (first->pieces, pieces));
+  g_assert_true (atlas_tracker_bitfield_get (first->pieces, 8));
+  g_assert_false (atlas_tracker_bitfield_get (first->pieces, 0));
+  copy = atlas_tracker_assignment_copy (first);
+  g_assert_cmpstr (copy->name, ==, first->name);
+  g_assert_true (g_bytes_equal (copy->pieces, first->pieces));
+
+  /* An empty assignment means "hold nothing". */
+  none = parse_ok ("{\"type\":\"assign\",\"entries\":[]}", ATLAS_TRACKER_FROM_TRACKER);
+  g_assert_cmpuint (none->assignments->len, ==, 0);
+}
+
+#define DONATE_WITH(storage, causes)                                                               \
+  "{\"type\":\"donate\",\"storage\":" storage ",\"upload\":0,\"paused\":false,\"causes\":" causes  \
+  "}"
+#define ASSIGN_WITH(fields)                                                                        \
+  "{\"type\":\"assign\",\"entries\":[{\"entry\":\"" HEX_A "\"," fields "}]}"
+
+static void
+test_wire_donation_rejections (void)
+{
+  const AtlasTrackerDirection C = ATLAS_TRACKER_FROM_CLIENT;
+  const AtlasTrackerDirection T = ATLAS_TRACKER_FROM_TRACKER;
+  GString *many;
+
+  /* Each side sends its own. */
+  assert_refused ("{\"type\":\"assign\",\"entries\":[]}", C, "not sent by the client");
+  assert_refused (DONATE_WITH ("1", "{\"anywhere\":true,\"entries\":[],\"publishers\":[]}"), T,
+                  "not sent by the tracker");
+
+  /* donate: numbers, types, hex, names, limits. */
+  assert_refused (DONATE_WITH ("-1", "{\"anywhere\":true,\"entries\":[],\"publishers\":[]}"), C,
+                  "“storage”: -1 is out of range");
+  assert_refused (DONATE_WITH ("1.5", "{\"anywhere\":true,\"entries\":[],\"publishers\":[]}"), C,
+                  "“storage”: expected an integer");
+  assert_refused (DONATE_WITH ("\"1\"", "{\"anywhere\":true,\"entries\":[],\"publishers\":[]}"), C,
+                  "“storage”: expected an integer");
+  assert_refused ("{\"type\":\"donate\",\"storage\":1,\"upload\":-5,\"paused\":false,"
+                  "\"causes\":{\"anywhere\":true,\"entries\":[],\"publishers\":[]}}",
+                  C, "“upload”: -5 is out of range");
+  assert_refused ("{\"type\":\"donate\",\"storage\":1,\"upload\":0,\"paused\":0,"
+                  "\"causes\":{\"anywhere\":true,\"entries\":[],\"publishers\":[]}}",
+                  C, "“paused”: expected true or false");
+  assert_refused ("{\"type\":\"donate\",\"storage\":1,\"upload\":0,\"paused\":false}", C,
+                  "“causes”: missing");
+  assert_refused (DONATE_WITH ("1", "[]"), C, "“causes”: expected an object");
+  assert_refused (DONATE_WITH ("1", "{\"entries\":[],\"publishers\":[]}"), C,
+                  "“anywhere”: missing");
+  assert_refused (
+      DONATE_WITH ("1", "{\"anywhere\":true,\"entries\":\"" HEX_A "\",\"publishers\":[]}"), C,
+      "“entries”: expected an array");
+  assert_refused (DONATE_WITH ("1", "{\"anywhere\":false,\"entries\":[\"ABCD\"],"
+                                    "\"publishers\":[]}"),
+                  C, "“entries”: element 0: expected 64 lowercase hex digits");
+  assert_refused (DONATE_WITH ("1", "{\"anywhere\":false,\"entries\":[\"" HEX_A "\",7],"
+                                    "\"publishers\":[]}"),
+                  C, "“entries”: element 1 is not a string");
+  assert_refused (DONATE_WITH ("1", "{\"anywhere\":false,\"entries\":[],"
+                                    "\"publishers\":[\"bad name\"]}"),
+                  C, "“publishers”: element 0");
+  assert_refused (DONATE_WITH ("1", "{\"anywhere\":false,\"entries\":[],\"publishers\":[\"\"]}"), C,
+                  "“publishers”: element 0");
+
+  many = g_string_new ("{\"type\":\"donate\",\"storage\":1,\"upload\":0,\"paused\":false,"
+                       "\"causes\":{\"anywhere\":false,\"publishers\":[],\"entries\":[");
+  for (guint i = 0; i < ATLAS_TRACKER_MAX_DONATE_ENTRIES + 1; i++)
+    g_string_append_printf (many, "%s\"" HEX_A "\"", i > 0 ? "," : "");
+  g_string_append (many, "]}}");
+  assert_refused (many->str, C, "“entries”: 257 elements, at most 256");
+  g_string_free (many, TRUE);
+
+  many = g_string_new ("{\"type\":\"donate\",\"storage\":1,\"upload\":0,\"paused\":false,"
+                       "\"causes\":{\"anywhere\":false,\"entries\":[],\"publishers\":[");
+  for (guint i = 0; i < ATLAS_TRACKER_MAX_DONATE_PUBLISHERS + 1; i++)
+    g_string_append_printf (many, "%s\"p%u\"", i > 0 ? "," : "", i);
+  g_string_append (many, "]}}");
+  assert_refused (many->str, C, "“publishers”: 65 elements, at most 64");
+  g_string_free (many, TRUE);
+
+  /* assign: every field of every entry. */
+  assert_refused ("{\"type\":\"assign\"}", T, "“entries”: missing");
+  assert_refused ("{\"type\":\"assign\",\"entries\":[1]}", T, "element 0 is not an object");
+  assert_refused ("{\"type\":\"assign\",\"entries\":[{\"entry\":\"XYZ\"}]}", T,
+                  "“entry”: expected 64 lowercase hex digits");
+  assert_refused (ASSIGN_WITH ("\"id\":0,\"name\":\"a\",\"piece_count\":1,"
+                               "\"piece_length\":1,\"pieces\":\"gA==\""),
+                  T, "“id”: 0 is out of range");
+  assert_refused (ASSIGN_WITH ("\"id\":1,\"name\":\"../etc\",\"piece_count\":1,"
+                               "\"piece_length\":1,\"pieces\":\"gA==\""),
+                  T, "“name”: expected letters");
+  assert_refused (ASSIGN_WITH ("\"id\":1,\"name\":\"\",\"piece_count\":1,"
+                               "\"piece_length\":1,\"pieces\":\"gA==\""),
+                  T, "“name”: expected 1..128 characters");
+  assert_refused (ASSIGN_WITH ("\"id\":1,\"name\":\"a\",\"piece_count\":0,"
+                               "\"piece_length\":1,\"pieces\":\"\""),
+                  T, "“piece_count”: 0 is out of range");
+  assert_refused (ASSIGN_WITH ("\"id\":1,\"name\":\"a\",\"piece_count\":1,"
+                               "\"piece_length\":-1,\"pieces\":\"gA==\""),
+                  T, "“piece_length”: -1 is out of range");
+  assert_refused (ASSIGN_WITH ("\"id\":1,\"name\":\"a\",\"piece_count\":1,"
+                               "\"piece_length\":1,\"pieces\":\"wA==\""),
+                  T, "“pieces”: bits past piece 1 are set");
+  assert_refused (ASSIGN_WITH ("\"id\":1,\"name\":\"a\",\"piece_count\":9,"
+                               "\"piece_length\":1,\"pieces\":\"gA==\""),
+                  T, "“pieces”: 1 bytes of bitfield for 9 pieces");
+  assert_refused ("{\"type\":\"assign\",\"entries\":["
+                  "{\"entry\":\"" HEX_A "\",\"id\":1,\"name\":\"a\",\"piece_count\":1,"
+                  "\"piece_length\":1,\"pieces\":\"gA==\"},"
+                  "{\"entry\":\"" HEX_A "\",\"id\":2,\"name\":\"b\",\"piece_count\":1,"
+                  "\"piece_length\":1,\"pieces\":\"AA==\"}]}",
+                  T, "is listed twice");
+
+  /* The optional donor flags are booleans when present. */
+  assert_refused ("{\"type\":\"announce\",\"entry\":\"" HEX_A "\",\"piece_count\":0,"
+                  "\"pieces\":\"\",\"complete\":true,\"uploaded\":0,\"downloaded\":0,"
+                  "\"want_peers\":0,\"donor\":\"yes\"}",
+                  C, "“donor”: expected true or false");
+  assert_refused ("{\"type\":\"peers\",\"entry\":\"" HEX_A "\",\"peers\":[{\"peer_id\":\"" PEER_A
+                  "\",\"complete\":true,\"pieces\":\"\",\"donor\":1}]}",
+                  T, "“donor”: expected true or false");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -380,6 +594,10 @@ main (int argc, char **argv)
   g_test_add_func ("/tracker-wire/peers-leave-error", test_wire_peers_leave_error);
   g_test_add_func ("/tracker-wire/signal", test_wire_signal);
   g_test_add_func ("/tracker-wire/rejections", test_wire_rejections);
+  g_test_add_func ("/tracker-wire/donor-flags", test_wire_donor_flags);
+  g_test_add_func ("/tracker-wire/donate", test_wire_donate);
+  g_test_add_func ("/tracker-wire/assign", test_wire_assign);
+  g_test_add_func ("/tracker-wire/donation-rejections", test_wire_donation_rejections);
 
   return g_test_run ();
 }
