@@ -165,6 +165,17 @@ struct _AtlasDownload
   guint64 bytes_to_peers_base; /* sent by peer links that have closed */
   int serve_fd;                /* the .part (or final) file, read by peer sessions */
   gboolean swarming;           /* announced to peers: mirrors spread their claims */
+  GHashTable *peers_served;    /* names of peers sent at least one DATA block */
+
+  /* Partial downloads (atlas-download-partial.c). Bitfields, most
+   * significant bit first, NULL for a whole download. */
+  gboolean partial;
+  guint8 *wanted;   /* what the owner wants held */
+  guint8 *punching; /* dropped pieces whose blocks are being freed */
+  guint8 *stale;    /* dropped pieces whose blocks could not be freed */
+  gboolean punch_unsupported;
+  gboolean punch_leftovers; /* restored: free what an interrupted drop left */
+  gboolean partial_settled; /* every wanted piece is in; synced once */
 };
 
 /* atlas-download.c */
@@ -178,6 +189,8 @@ void _atlas_download_open_storage (AtlasDownload *self);
 guint64 _atlas_download_piece_start (AtlasDownload *self, guint piece);
 guint64 _atlas_download_piece_end (AtlasDownload *self, guint piece);
 void _atlas_download_check_done (AtlasDownload *self);
+/* The one way back from a good piece to a missing one (see mark_piece_good). */
+void _atlas_download_forget_piece (AtlasDownload *self, guint piece, guint tainted_by);
 
 /* atlas-download-transfer.c */
 void _atlas_download_schedule (AtlasDownload *self);
@@ -204,6 +217,19 @@ gboolean _atlas_download_piece_complete (AtlasDownload *self, Connection *connec
 gboolean _atlas_download_limiters_allow (AtlasDownload *self, gint64 now);
 void _atlas_download_release_connection (AtlasDownload *self, Connection *connection);
 
+/* atlas-download-partial.c */
+/* TRUE for every piece of a whole download. */
+gboolean _atlas_download_is_wanted (AtlasDownload *self, guint piece);
+/* A piece that arrived (hash pending or not) after it stopped being wanted:
+ * it is not kept, and its blocks are freed. */
+void _atlas_download_drop_received (AtlasDownload *self, guint piece);
+/* The writer freed (or failed to free) a piece's blocks. */
+void _atlas_download_partial_punched (AtlasDownload *self, guint piece, int errsv);
+/* Activation of a partial download: frees what a drop interrupted by a
+ * crash may have left on disk. */
+void _atlas_download_partial_activate (AtlasDownload *self);
+void _atlas_download_partial_free (AtlasDownload *self);
+
 /* atlas-download-peers.c */
 void _atlas_download_schedule_peers (AtlasDownload *self);
 gboolean _atlas_download_has_ready_peer (AtlasDownload *self);
@@ -212,6 +238,11 @@ void _atlas_download_peer_unpause (AtlasDownload *self, Connection *connection);
 void _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const char *why);
 void _atlas_download_peer_lost_race (AtlasDownload *self, Connection *connection);
 void _atlas_download_peer_stop_fetching (AtlasDownload *self, Connection *connection);
+/* Gives the connection's range back (its pieces stopped being wanted) and
+ * claims other work from the peer. */
+void _atlas_download_peer_release_range (AtlasDownload *self, Connection *connection);
+/* We no longer hold @piece: peers are refused it from now on. */
+void _atlas_download_peers_piece_dropped (AtlasDownload *self, guint piece);
 void _atlas_download_peer_check_stall (AtlasDownload *self, Connection *connection, gint64 now,
                                        guint timeout);
 

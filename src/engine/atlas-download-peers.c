@@ -232,6 +232,29 @@ have_cb (AtlasPeerSession *session, guint32 piece, gpointer user_data)
     pump (connection->download, connection);
 }
 
+/* The peer dropped a piece (a donor's cache changed): it no longer counts
+ * as a holder, and a range waiting on it is given back rather than asked
+ * of the peer only to be refused. */
+static void
+dropped_cb (AtlasPeerSession *session, guint32 piece, gpointer user_data)
+{
+  Source *source = user_data;
+  Connection *connection = link_of (source);
+  AtlasRange *range;
+
+  if (connection == NULL || piece >= connection->download->n_pieces)
+    return;
+  if (connection->holder_counted)
+    atlas_scheduler_remove_holder_piece (connection->download->scheduler, piece);
+  range = connection->range;
+  if (range != NULL && piece >= range->next && piece < range->end)
+    {
+      drop_range (connection->download, connection);
+      pump (connection->download, connection);
+      _atlas_download_schedule (connection->download);
+    }
+}
+
 static void
 choked_cb (AtlasPeerSession *session, gboolean choked, gpointer user_data)
 {
@@ -336,6 +359,7 @@ closed_cb (AtlasPeerSession *session, const GError *error, gpointer user_data)
 static const AtlasPeerSessionEvents peer_events = {
   .ready = ready_cb,
   .have = have_cb,
+  .dropped = dropped_cb,
   .choked = choked_cb,
   .block = block_cb,
   .rejected = rejected_cb,
@@ -533,6 +557,32 @@ _atlas_download_peer_unpause (AtlasDownload *self, Connection *connection)
   pump (self, connection);
 }
 
+/* Remembers a peer that has had at least one DATA block from us. */
+static void
+note_served (AtlasDownload *self, Connection *connection)
+{
+  if (atlas_peer_session_get_bytes_sent (connection->peer) == 0)
+    return;
+  if (self->peers_served == NULL)
+    self->peers_served = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!g_hash_table_contains (self->peers_served, peer_name (connection->source)))
+    g_hash_table_add (self->peers_served, g_strdup (peer_name (connection->source)));
+}
+
+guint
+atlas_download_get_n_peers_served (AtlasDownload *self)
+{
+  g_return_val_if_fail (ATLAS_IS_DOWNLOAD (self), 0);
+
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+      if (connection->peer != NULL)
+        note_served (self, connection);
+    }
+  return self->peers_served != NULL ? g_hash_table_size (self->peers_served) : 0;
+}
+
 /* A peer connection ends: called from _atlas_download_cancel_connection. */
 void
 _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const char *why)
@@ -542,6 +592,7 @@ _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const cha
   guint16 reason = ATLAS_PEER_GOODBYE_NORMAL;
 
   drop_range (self, connection);
+  note_served (self, connection);
   /* Not is_ready(): a session that has just closed is no longer ready, but
    * its pieces are still counted and would keep mirrors away from them. */
   if (connection->holder_counted)
@@ -578,6 +629,25 @@ _atlas_download_peer_lost_race (AtlasDownload *self, Connection *connection)
 {
   drop_range (self, connection);
   pump (self, connection);
+}
+
+void
+_atlas_download_peer_release_range (AtlasDownload *self, Connection *connection)
+{
+  drop_range (self, connection);
+  pump (self, connection);
+}
+
+void
+_atlas_download_peers_piece_dropped (AtlasDownload *self, guint piece)
+{
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      Connection *connection = g_ptr_array_index (self->connections, i);
+
+      if (connection->peer != NULL)
+        atlas_peer_session_drop (connection->peer, piece);
+    }
 }
 
 void

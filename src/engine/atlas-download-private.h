@@ -19,6 +19,12 @@ void _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *recor
 /* The record to insert for a new download. */
 AtlasStoreRecord *_atlas_download_to_record (AtlasDownload *self);
 
+/* Makes a new download partial before it is recorded or started (see
+ * _atlas_session_add_partial): only the pieces in @wanted (a bitfield, most
+ * significant bit first, ceil(n_pieces / 8) bytes) are fetched. Needs the
+ * layout; FALSE with @error if @wanted does not fit it. */
+gboolean _atlas_download_make_partial (AtlasDownload *self, GBytes *wanted, GError **error);
+
 /* Marks pieces already good on disk (repair of an existing file). */
 void _atlas_download_preset_pieces (AtlasDownload *self, guint64 piece_length, gint64 size,
                                     const guint8 *good, guint n_pieces);
@@ -69,22 +75,31 @@ gboolean atlas_download_is_peer_banned (AtlasDownload *self, const char *name);
  * PAUSED) and simply has nothing to fetch once every wanted piece is
  * verified. Its file stays sparse (no preallocation). The flag and the
  * wanted set persist in the queue, so a restart never turns it into a full
- * download. */
+ * download. The request must give the size and piece hashes (else
+ * ATLAS_ERROR_INVALID_INPUT), and @wanted must be ceil(n_pieces / 8) bytes.
+ * Partial downloads take no slot of max-concurrent-downloads. See
+ * docs/engine.md, "Partial downloads". */
 AtlasDownload *_atlas_session_add_partial (AtlasSession *session, const AtlasRequest *request,
                                            GBytes *wanted, GError **error);
 gboolean atlas_download_is_partial (AtlasDownload *self);
-/* Changes what a partial download holds: newly wanted pieces are fetched;
- * verified pieces no longer wanted are dropped (their blocks freed with
- * FALLOC_FL_PUNCH_HOLE on a worker thread, taken out of the verified set and
- * the queue, and refused to peers from then on). */
+/* Changes what a partial download holds (in any state): newly wanted pieces
+ * are fetched; verified pieces no longer wanted are dropped (refused to peers
+ * at once, with DROP and REJECT; taken out of the verified set and the queue;
+ * then their blocks freed with FALLOC_FL_PUNCH_HOLE on a worker thread);
+ * transfers of pieces no longer wanted are released. @wanted has the size
+ * given to _atlas_session_add_partial. */
 void atlas_download_set_wanted_pieces (AtlasDownload *self, GBytes *wanted);
+/* NULL for a whole download. */
 GBytes *atlas_download_dup_wanted_pieces (AtlasDownload *self);
-/* Verified wanted pieces, and wanted pieces in all. */
+/* Verified wanted pieces, and wanted pieces in all (every piece of a whole
+ * download). */
 guint atlas_download_get_n_held_pieces (AtlasDownload *self);
 guint atlas_download_get_n_wanted_pieces (AtlasDownload *self);
 /* Upper bound of the disk space the file uses: every wanted piece that is
  * verified, being fetched or being hashed, in bytes (pieces being dropped
- * count until their hole is punched). The donor keeps this under its cap. */
+ * count until their hole is punched; where the filesystem cannot punch
+ * holes, until the session ends). Each counts as a full piece (the last one
+ * its real size). The donor keeps this under its cap. */
 guint64 atlas_download_get_stored_bytes (AtlasDownload *self);
 /* How many distinct peers have received at least one block from this
  * download (for "downloads helped"). */

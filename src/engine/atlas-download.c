@@ -47,7 +47,6 @@ enum
 static GParamSpec *properties[N_PROPS];
 
 static void restart_file_hash (AtlasDownload *self);
-static void forget_piece (AtlasDownload *self, guint piece, guint tainted_by);
 static void publish_settled_figures (AtlasDownload *self);
 static guint signals[N_SIGNALS];
 
@@ -120,7 +119,7 @@ stop_workers (AtlasDownload *self)
    * wait forever for a verdict or a sync from a writer that is gone. */
   for (guint piece = 0; self->scheduler != NULL && piece < self->n_pieces; piece++)
     if (self->piece_states[piece] == ATLAS_PIECE_WRITTEN)
-      forget_piece (self, piece, G_MAXUINT);
+      _atlas_download_forget_piece (self, piece, G_MAXUINT);
   self->received_unchecked = 0;
   g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
   self->stopping = FALSE;
@@ -161,6 +160,8 @@ atlas_download_finalize (GObject *object)
   g_array_unref (self->stream_sources);
   g_clear_pointer (&self->file_digests, g_array_unref);
   g_ptr_array_unref (self->log);
+  g_clear_pointer (&self->peers_served, g_hash_table_unref);
+  _atlas_download_partial_free (self);
   G_OBJECT_CLASS (atlas_download_parent_class)->finalize (object);
 }
 
@@ -374,8 +375,8 @@ mark_piece_good (AtlasDownload *self, guint piece, gboolean durable)
 /* The piece's bytes can no longer be trusted: it is missing again, and
  * @tainted_by (a source index, or G_MAXUINT for none) may not fetch it. The
  * one place that undoes mark_piece_good, so the counters stay consistent. */
-static void
-forget_piece (AtlasDownload *self, guint piece, guint tainted_by)
+void
+_atlas_download_forget_piece (AtlasDownload *self, guint piece, guint tainted_by)
 {
   if (atlas_scheduler_is_done (self->scheduler, piece))
     self->good_bytes -=
@@ -453,6 +454,13 @@ pieces_checked_cb (const AtlasPieceResult *results, guint n_results, gpointer us
         continue;
       if (self->received_unchecked >= length)
         self->received_unchecked -= length;
+
+      /* It stopped being wanted while it was on its way: not kept. */
+      if (!_atlas_download_is_wanted (self, piece))
+        {
+          _atlas_download_drop_received (self, piece);
+          continue;
+        }
 
       if (result->good)
         {
@@ -542,7 +550,7 @@ writer_created_cb (gpointer user_data)
   for (guint piece = 0; piece < self->n_pieces; piece++)
     if (atlas_scheduler_is_done (self->scheduler, piece))
       {
-        forget_piece (self, piece, G_MAXUINT);
+        _atlas_download_forget_piece (self, piece, G_MAXUINT);
         lost++;
       }
   if (lost == 0)
@@ -556,7 +564,14 @@ writer_created_cb (gpointer user_data)
     _atlas_download_schedule (self);
 }
 
+static void
+writer_punched_cb (guint piece, int errsv, gpointer user_data)
+{
+  _atlas_download_partial_punched (user_data, piece, errsv);
+}
+
 static const AtlasPieceWriterCallbacks writer_callbacks = {
+  .punched = writer_punched_cb,
   .pieces_checked = pieces_checked_cb,
   .pieces_durable = pieces_durable_cb,
   .drained = writer_drained_cb,
@@ -608,8 +623,12 @@ whole_file_types (AtlasDownload *self)
 static void
 restart_file_hash (AtlasDownload *self)
 {
-  g_autoptr (GArray) types = whole_file_types (self);
+  g_autoptr (GArray) types = NULL;
 
+  /* A partial download never holds the whole file: nothing to hash. */
+  if (self->partial)
+    return;
+  types = whole_file_types (self);
   g_clear_pointer (&self->file_hasher, atlas_file_hasher_free);
   g_clear_pointer (&self->file_digests, g_array_unref);
   self->file_hasher =
@@ -629,7 +648,7 @@ _atlas_download_open_storage (AtlasDownload *self)
 
   self->writer = atlas_piece_writer_new (
       self->part_path, self->size, self->piece_length, self->piece_type, self->expected_pieces,
-      _atlas_session_get_context (self->session), &writer_callbacks, self);
+      self->partial, _atlas_session_get_context (self->session), &writer_callbacks, self);
   restart_file_hash (self);
 }
 
@@ -689,7 +708,7 @@ forget_unproven_pieces (AtlasDownload *self)
                        "A retry fetches the whole file again",
                        contributors->str);
   for (guint piece = 0; piece < self->n_pieces; piece++)
-    forget_piece (self, piece, G_MAXUINT);
+    _atlas_download_forget_piece (self, piece, G_MAXUINT);
   _atlas_download_persist (self);
 }
 
@@ -769,7 +788,7 @@ suspect_next_source (AtlasDownload *self)
   for (guint piece = 0; piece < self->n_pieces; piece++)
     if (self->piece_sources[piece] == suspect->index)
       {
-        forget_piece (self, piece, suspect->index);
+        _atlas_download_forget_piece (self, piece, suspect->index);
         self->witness[piece] = suspect->index;
       }
   _atlas_download_persist (self);
@@ -837,6 +856,18 @@ _atlas_download_check_done (AtlasDownload *self)
       || self->scheduler == NULL || self->finalizing
       || !atlas_scheduler_is_complete (self->scheduler))
     return;
+
+  /* A partial download holds every wanted piece: it stops fetching and goes
+   * on serving, ACTIVE, without a whole-file hash or a rename. */
+  if (self->partial)
+    {
+      if (self->connections->len > 0)
+        _atlas_download_cancel_transfers (self);
+      if (!self->partial_settled && self->writer != NULL)
+        atlas_piece_writer_sync_soon (self->writer);
+      self->partial_settled = TRUE;
+      return;
+    }
 
   /* Every piece is good: stop endgame losers and wait for durability and the
    * whole-file hash. */
@@ -934,6 +965,9 @@ _atlas_download_to_record (AtlasDownload *self)
   record->piece_length = self->piece_length;
   record->request = _atlas_request_serialize (self->request);
   record->created = g_get_real_time () / G_USEC_PER_SEC;
+  record->partial = self->partial;
+  if (self->partial)
+    record->wanted = g_bytes_new (self->wanted, (self->n_pieces + 7) / 8);
   return record;
 }
 
@@ -944,6 +978,21 @@ _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
 
   if (self->scheduler == NULL && record->size >= 0 && record->piece_length > 0)
     _atlas_download_set_layout (self, record->size, record->piece_length);
+  if (record->partial && self->scheduler != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GBytes) none =
+          g_bytes_new_take (g_malloc0 ((self->n_pieces + 7) / 8), (self->n_pieces + 7) / 8);
+
+      /* A wanted set that does not fit keeps nothing rather than turning
+       * the donation into a whole download. */
+      if (!_atlas_download_make_partial (self, record->wanted ? record->wanted : none, &error))
+        {
+          g_warning ("Download %" G_GUINT64_FORMAT ": %s", self->id, error->message);
+          _atlas_download_make_partial (self, none, NULL);
+        }
+      self->punch_leftovers = TRUE;
+    }
 
   if (self->scheduler != NULL && record->verified != NULL)
     {
@@ -955,7 +1004,10 @@ _atlas_download_restore (AtlasDownload *self, const AtlasStoreRecord *record)
       gsize n_digests = record->piece_digests ? g_bytes_get_size (record->piece_digests) : 0;
 
       for (guint piece = 0; piece < self->n_pieces && piece / 8 < n; piece++)
-        if (bits[piece / 8] & (1 << (piece % 8)))
+        if ((bits[piece / 8] & (1 << (piece % 8))) && !_atlas_download_is_wanted (self, piece))
+          /* Dropped before the record caught up: the next save forgets it. */
+          self->verified_dirty = TRUE;
+        else if (bits[piece / 8] & (1 << (piece % 8)))
           {
             mark_piece_good (self, piece, TRUE);
             if (digests != NULL && (piece + 1) * digest_length <= n_digests)
@@ -1136,6 +1188,7 @@ revalidated_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   if (self->state != ATLAS_DOWNLOAD_ACTIVE)
     return;
   _atlas_download_open_storage (self);
+  _atlas_download_partial_activate (self);
   advance_prefix (self);
   _atlas_download_schedule (self);
   _atlas_download_check_done (self);
@@ -1155,7 +1208,8 @@ start_revalidation (AtlasDownload *self)
   job->expected = g_bytes_ref (self->expected_pieces);
   job->candidates = g_new0 (guint8, MAX (self->n_pieces, 1));
   for (guint piece = 0; piece < self->n_pieces; piece++)
-    job->candidates[piece] = !atlas_scheduler_is_done (self->scheduler, piece);
+    job->candidates[piece] = !atlas_scheduler_is_done (self->scheduler, piece)
+                             && _atlas_download_is_wanted (self, piece);
   self->revalidating = TRUE;
   self->needs_revalidation = FALSE;
   g_task_set_task_data (task, job, (GDestroyNotify) revalidation_free);
@@ -1192,6 +1246,7 @@ _atlas_download_activate (AtlasDownload *self)
     }
   if (self->scheduler != NULL)
     _atlas_download_open_storage (self);
+  _atlas_download_partial_activate (self);
   _atlas_download_schedule (self);
   _atlas_download_check_done (self);
 }
@@ -1362,7 +1417,8 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
   if (self->state == ATLAS_DOWNLOAD_ACTIVE)
     {
       _atlas_download_schedule (self);
-      if (self->connections->len == 0 && !self->finalizing && !self->revalidating)
+      if (self->connections->len == 0 && !self->finalizing && !self->revalidating
+          && !(self->partial && atlas_scheduler_is_complete (self->scheduler)))
         {
           gboolean any_usable = FALSE;
           gboolean any_waiting = FALSE;

@@ -62,6 +62,7 @@ struct _AtlasPeerSession
 
   /* Serving: the remote's requests to us. */
   guint8 *our_bits;
+  guint8 *dropped_bits; /* announced once, then dropped: REJECT, not an error; NULL if none */
   gboolean choking;
   GQueue serve;         /* AtlasPeerServeItem*, in the order requested */
   guint64 serve_serial; /* identifies items to reads in flight */

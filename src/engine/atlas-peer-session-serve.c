@@ -213,6 +213,15 @@ _atlas_peer_session_serve_request (AtlasPeerSession *self, const AtlasPeerBlock 
 {
   guint32 piece_size;
 
+  /* A request for a piece we announced and dropped since crossed our drop
+   * on the wire (the remote had no way to know): refuse it politely. */
+  if (self->started && !atlas_peer_bitfield_get (self->our_bits, block->piece)
+      && self->dropped_bits != NULL && atlas_peer_bitfield_get (self->dropped_bits, block->piece))
+    {
+      send_reject (self, block);
+      _atlas_peer_session_flush (self);
+      return;
+    }
   if (!self->started || !atlas_peer_bitfield_get (self->our_bits, block->piece))
     {
       _atlas_peer_session_protocol_error (self, "REQUEST for piece %u, which we did not announce",
@@ -533,6 +542,40 @@ atlas_peer_session_have (AtlasPeerSession *self, guint32 piece)
       atlas_peer_wire_append_have (self->out, piece);
       _atlas_peer_session_flush (self);
     }
+}
+
+void
+atlas_peer_session_drop (AtlasPeerSession *self, guint32 piece)
+{
+  g_return_if_fail (ATLAS_IS_PEER_SESSION (self));
+  g_return_if_fail (piece < self->layout.piece_count);
+
+  if (self->closed || !atlas_peer_bitfield_get (self->our_bits, piece))
+    return;
+  self->our_bits[piece / 8] &= (guint8) ~(0x80u >> (piece % 8));
+  if (self->dropped_bits == NULL)
+    self->dropped_bits = g_malloc0 (self->bits_size);
+  atlas_peer_bitfield_set (self->dropped_bits, piece);
+  /* Requests of the piece not sent yet are refused now: the caller is about
+   * to free its blocks, and a read finishing after that would send zeros. A
+   * read in flight finds its item gone and its bytes are dropped. */
+  for (GList *l = self->serve.head; l != NULL;)
+    {
+      GList *next = l->next;
+      ServeItem *item = l->data;
+
+      if (item->block.piece == piece)
+        {
+          send_reject (self, &item->block);
+          remove_item (self, l);
+        }
+      l = next;
+    }
+  /* Before start() the piece is simply absent from our BITFIELD. */
+  if (self->started)
+    atlas_peer_wire_append_drop (self->out, piece);
+  _atlas_peer_session_flush (self);
+  _atlas_peer_session_serve_pump (self);
 }
 
 gboolean

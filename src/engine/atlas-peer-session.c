@@ -93,6 +93,7 @@ atlas_peer_session_finalize (GObject *object)
   g_hash_table_unref (self->requests);
   g_queue_clear_full (&self->cancelled, g_free);
   g_free (self->our_bits);
+  g_free (self->dropped_bits);
   g_byte_array_unref (self->out);
   G_OBJECT_CLASS (atlas_peer_session_parent_class)->finalize (object);
 }
@@ -582,6 +583,14 @@ handle_message (AtlasPeerSession *self, const AtlasPeerMessage *message)
       atlas_peer_bitfield_set (self->remote_bits, message->piece);
       if (self->events.have != NULL)
         self->events.have (self, message->piece, self->user_data);
+      break;
+    case ATLAS_PEER_MSG_DROP:
+      /* A DROP of a piece the remote never announced changes nothing. */
+      if (!atlas_peer_bitfield_get (self->remote_bits, message->piece))
+        break;
+      self->remote_bits[message->piece / 8] &= (guint8) ~(0x80u >> (message->piece % 8));
+      if (self->events.dropped != NULL)
+        self->events.dropped (self, message->piece, self->user_data);
       break;
     case ATLAS_PEER_MSG_REQUEST:
       _atlas_peer_session_serve_request (self, &block);

@@ -72,6 +72,10 @@ typedef struct
   /* Exactly once; @error is NULL for a clean close. After it the session is
    * inert: outstanding requests are void and not reported one by one. */
   void (*closed) (AtlasPeerSession *session, const GError *error, gpointer user_data);
+  /* The remote no longer has @piece (DROP); it was in its bits until now.
+   * Requests of ours for it that are outstanding come back as REJECT. (Last,
+   * so that owners listing the events in order need not name it.) */
+  void (*dropped) (AtlasPeerSession *session, guint32 piece, gpointer user_data);
 } AtlasPeerSessionEvents;
 
 /* Creates a session for the file described by @layout. @our_bits: the pieces
@@ -127,6 +131,11 @@ guint64 atlas_peer_session_get_outstanding_bytes (AtlasPeerSession *self);
 
 /* Announces a piece we verified (sends HAVE) and serves it from now on. */
 void atlas_peer_session_have (AtlasPeerSession *self, guint32 piece);
+/* We no longer hold @piece (a partial download dropped it): sends DROP, and
+ * the piece is not served from now on; the remote's unserved and later
+ * requests for it get REJECT (not protocol errors: they may have crossed the
+ * DROP). A peer that predates DROP skips it and learns from the REJECTs. */
+void atlas_peer_session_drop (AtlasPeerSession *self, guint32 piece);
 /* Choking REJECTs every unserved request of the remote and every new one.
  * Sessions serve by default: start() sends UNCHOKE unless this was set first. */
 void atlas_peer_session_set_choking (AtlasPeerSession *self, gboolean choking);

@@ -31,7 +31,7 @@ struct _AtlasPeerDecoder
 
 static const char *const type_names[] = {
   "HELLO", "BITFIELD", "HAVE",       "REQUEST",        "DATA",    "CANCEL",    "REJECT",
-  "CHOKE", "UNCHOKE",  "INTERESTED", "NOT_INTERESTED", "GOODBYE", "KEEPALIVE",
+  "CHOKE", "UNCHOKE",  "INTERESTED", "NOT_INTERESTED", "GOODBYE", "KEEPALIVE", "DROP",
 };
 
 const char *
@@ -255,6 +255,7 @@ check_frame_length (AtlasPeerDecoder *self, guint8 type, guint32 frame_length)
       return NULL;
 
     case ATLAS_PEER_MSG_HAVE:
+    case ATLAS_PEER_MSG_DROP:
       return payload_length == HAVE_PAYLOAD ? NULL
                                             : wrong_payload (type, payload_length, HAVE_PAYLOAD);
 
@@ -347,6 +348,7 @@ parse_payload (AtlasPeerDecoder *self, guint8 type, const guint8 *payload, guint
       return NULL;
 
     case ATLAS_PEER_MSG_HAVE:
+    case ATLAS_PEER_MSG_DROP:
       message->piece = read_u32 (payload);
       return check_piece (self, type, message->piece);
 
@@ -443,7 +445,7 @@ atlas_peer_decoder_next (AtlasPeerDecoder *self, AtlasPeerMessage *message, GErr
        * is as long as @message may point at them. */
       self->start += 4 + (gsize) frame_length;
 
-      if (type > ATLAS_PEER_MSG_KEEPALIVE)
+      if (type > ATLAS_PEER_MSG_DROP)
         continue;
 
       problem = parse_payload (self, type, frame + FRAME_HEADER_SIZE, frame_length - 1, message);
@@ -520,6 +522,14 @@ atlas_peer_wire_append_have (GByteArray *out, guint32 piece)
   g_return_if_fail (out != NULL);
 
   write_u32 (begin_frame (out, ATLAS_PEER_MSG_HAVE, HAVE_PAYLOAD), piece);
+}
+
+void
+atlas_peer_wire_append_drop (GByteArray *out, guint32 piece)
+{
+  g_return_if_fail (out != NULL);
+
+  write_u32 (begin_frame (out, ATLAS_PEER_MSG_DROP, HAVE_PAYLOAD), piece);
 }
 
 static void

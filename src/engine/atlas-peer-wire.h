@@ -43,6 +43,9 @@ typedef enum
   ATLAS_PEER_MSG_NOT_INTERESTED = 10,
   ATLAS_PEER_MSG_GOODBYE = 11,
   ATLAS_PEER_MSG_KEEPALIVE = 12,
+  /* "I no longer have this piece" (a donor dropped it); added after version
+   * 1 shipped, which skips it as an unknown type. */
+  ATLAS_PEER_MSG_DROP = 13,
 } AtlasPeerMessageType;
 
 /* GOODBYE reason codes. Others may arrive from newer peers; treat them as NORMAL. */
@@ -68,7 +71,7 @@ typedef struct
   guint64 file_size;
   guint32 piece_length;
   guint32 piece_count; /* HELLO; for BITFIELD, the count its bits cover */
-  /* HAVE (piece), REQUEST/CANCEL/REJECT (all three), DATA (length = bytes) */
+  /* HAVE and DROP (piece), REQUEST/CANCEL/REJECT (all three), DATA (length = bytes) */
   guint32 piece;
   guint32 offset;
   guint32 length;
@@ -110,6 +113,7 @@ void atlas_peer_wire_append_hello (GByteArray *out, const guint8 entry_id[32], g
 /* @bits holds at least ceil(@piece_count / 8) bytes; spare bits are sent as zero. */
 void atlas_peer_wire_append_bitfield (GByteArray *out, const guint8 *bits, guint32 piece_count);
 void atlas_peer_wire_append_have (GByteArray *out, guint32 piece);
+void atlas_peer_wire_append_drop (GByteArray *out, guint32 piece);
 void atlas_peer_wire_append_request (GByteArray *out, guint32 piece, guint32 offset,
                                      guint32 length);
 void atlas_peer_wire_append_cancel (GByteArray *out, guint32 piece, guint32 offset, guint32 length);

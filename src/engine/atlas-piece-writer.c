@@ -27,6 +27,7 @@ typedef enum
   JOB_WRITE,
   JOB_END_STREAM,
   JOB_SYNC,
+  JOB_PUNCH,
   JOB_CLOSE,
 } JobKind;
 
@@ -66,6 +67,7 @@ typedef enum
   EVENT_DRAINED,
   EVENT_FAILED,
   EVENT_CREATED,
+  EVENT_PUNCHED,
 } EventKind;
 
 typedef struct
@@ -73,6 +75,7 @@ typedef struct
   EventKind kind;
   AtlasPieceResult result;
   guint piece;
+  int errsv; /* EVENT_PUNCHED: 0 or why the hole could not be punched */
   GError *error;
 } Event;
 
@@ -84,6 +87,7 @@ struct _AtlasPieceWriter
   guint64 piece_length;
   AtlasHashType piece_type;
   GBytes *expected;
+  gboolean sparse; /* no preallocation: blocks are allocated as pieces arrive */
   GMainContext *context;
   AtlasPieceWriterCallbacks callbacks;
   gpointer user_data;
@@ -176,6 +180,10 @@ deliver (AtlasPieceWriter *writer, GArray *events)
         case EVENT_CREATED:
           if (writer->callbacks.created != NULL)
             writer->callbacks.created (writer->user_data);
+          break;
+        case EVENT_PUNCHED:
+          if (writer->callbacks.punched != NULL)
+            writer->callbacks.punched (event->piece, event->errsv, writer->user_data);
           break;
         }
     }
@@ -408,6 +416,36 @@ reserve_space (int fd, guint64 size)
   return err;
 }
 
+int
+atlas_piece_writer_punch_hole (int fd, guint64 offset, guint64 length)
+{
+  if (length == 0)
+    return 0;
+  if (fallocate (fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t) offset, (off_t) length)
+      != 0)
+    return errno;
+  return 0;
+}
+
+/* Frees a piece's blocks, after every write queued for it before (they run
+ * on this lane too). A piece verified but not yet synced is not reported
+ * durable afterwards: its bytes are gone. */
+static void
+punch_piece (Lane *lane, guint piece)
+{
+  AtlasPieceWriter *writer = lane->writer;
+  guint64 start = (guint64) piece * writer->piece_length;
+  Event event = { .kind = EVENT_PUNCHED, .piece = piece };
+
+  for (guint i = lane->unsynced->len; i > 0; i--)
+    if (g_array_index (lane->unsynced, guint, i - 1) == piece)
+      g_array_remove_index (lane->unsynced, i - 1);
+  event.errsv = failed (writer) ? EIO
+                                : atlas_piece_writer_punch_hole (writer->fd, start,
+                                                                 piece_end (writer, piece) - start);
+  post_event (writer, &event);
+}
+
 static void
 open_file (AtlasPieceWriter *writer)
 {
@@ -426,6 +464,16 @@ open_file (AtlasPieceWriter *writer)
     }
   if (fd < 0)
     fail (writer, errno, "open");
+  else if (writer->sparse)
+    {
+      /* Only some pieces will ever be written (a partial download): the
+       * file has its full size for reads at any offset, and no blocks. */
+      struct stat st;
+
+      if (fstat (fd, &st) != 0
+          || ((guint64) st.st_size != writer->size && ftruncate (fd, (off_t) writer->size) != 0))
+        fail (writer, errno, "resize");
+    }
   else if ((err = reserve_space (fd, writer->size)) != 0)
     /* Reserve the space up front so a full disk shows now, not at 99 %. */
     fail (writer, err, "reserve space for");
@@ -484,6 +532,9 @@ lane_thread (gpointer data)
         case JOB_SYNC:
           sync_now (lane);
           break;
+        case JOB_PUNCH:
+          punch_piece (lane, (guint) (job->offset / writer->piece_length));
+          break;
         case JOB_CLOSE:
           running = FALSE;
           break;
@@ -502,8 +553,9 @@ lane_thread (gpointer data)
 
 AtlasPieceWriter *
 atlas_piece_writer_new (const char *path, guint64 size, guint64 piece_length,
-                        AtlasHashType piece_type, GBytes *expected, GMainContext *context,
-                        const AtlasPieceWriterCallbacks *callbacks, gpointer user_data)
+                        AtlasHashType piece_type, GBytes *expected, gboolean sparse,
+                        GMainContext *context, const AtlasPieceWriterCallbacks *callbacks,
+                        gpointer user_data)
 {
   AtlasPieceWriter *writer = g_new0 (AtlasPieceWriter, 1);
 
@@ -512,6 +564,7 @@ atlas_piece_writer_new (const char *path, guint64 size, guint64 piece_length,
   writer->piece_length = piece_length;
   writer->piece_type = piece_type != ATLAS_HASH_NONE ? piece_type : ATLAS_HASH_SHA256;
   writer->expected = expected != NULL ? g_bytes_ref (expected) : NULL;
+  writer->sparse = sparse;
   writer->context = g_main_context_ref (context);
   writer->callbacks = *callbacks;
   writer->user_data = user_data;
@@ -586,6 +639,16 @@ atlas_piece_writer_sync_soon (AtlasPieceWriter *writer)
       job->kind = JOB_SYNC;
       g_async_queue_push (writer->lanes[i].jobs, job);
     }
+}
+
+void
+atlas_piece_writer_punch (AtlasPieceWriter *writer, guint piece)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = JOB_PUNCH;
+  job->offset = (guint64) piece * writer->piece_length;
+  g_async_queue_push (lane_for (writer, job->offset)->jobs, job);
 }
 
 guint64

@@ -38,14 +38,18 @@ typedef struct
   void (*failed) (const GError *error, gpointer user_data);
   /* The file did not exist and was created empty (reported first). */
   void (*created) (gpointer user_data);
+  /* atlas_piece_writer_punch() ran: @errsv is 0 when the piece's blocks were
+   * freed, else the errno (EOPNOTSUPP: the filesystem cannot punch holes). */
+  void (*punched) (guint piece, int errsv, gpointer user_data);
 } AtlasPieceWriterCallbacks;
 
 /* Opens (creating) @path and preallocates @size bytes, on the writer thread.
  * @expected: n_pieces digests of @piece_type, or NULL to only record digests
- * (then @piece_type should be SHA-256). */
+ * (then @piece_type should be SHA-256). @sparse: only set the file's size,
+ * allocating nothing (a partial download writes only some pieces). */
 AtlasPieceWriter *atlas_piece_writer_new (const char *path, guint64 size, guint64 piece_length,
                                           AtlasHashType piece_type, GBytes *expected,
-                                          GMainContext *context,
+                                          gboolean sparse, GMainContext *context,
                                           const AtlasPieceWriterCallbacks *callbacks,
                                           gpointer user_data);
 
@@ -55,6 +59,12 @@ void atlas_piece_writer_write (AtlasPieceWriter *writer, guint stream, guint64 o
                                guint8 *block, gsize length);
 /* The stream stopped; a piece it left unfinished is forgotten. */
 void atlas_piece_writer_end_stream (AtlasPieceWriter *writer, guint stream);
+
+/* Frees @piece's disk blocks (FALLOC_FL_PUNCH_HOLE, size kept) once every
+ * write queued for it so far is done; reported through punched(). */
+void atlas_piece_writer_punch (AtlasPieceWriter *writer, guint piece);
+/* The same on any descriptor, for callers on a worker thread: 0 or errno. */
+int atlas_piece_writer_punch_hole (int fd, guint64 offset, guint64 length);
 
 /* No more data is coming soon: sync what is verified once the queued blocks
  * are written, instead of waiting for the next batch. */

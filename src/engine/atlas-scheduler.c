@@ -14,8 +14,10 @@ struct _AtlasScheduler
 {
   guint n_pieces;
   guint8 *state;
-  guint64 *tainted; /* bit s: source s sent a bad copy of this piece */
-  guint n_done;
+  guint64 *tainted;    /* bit s: source s sent a bad copy of this piece */
+  guint n_done;        /* DONE pieces that are wanted */
+  guint n_wanted;      /* n_pieces unless a wanted set was given */
+  guint8 *wanted;      /* bitfield of pieces to fetch; NULL: all of them */
   guint first_missing; /* no MISSING piece below this index */
   GPtrArray *ranges;
   guint16 *holders; /* per piece: connected peers that hold it */
@@ -35,6 +37,7 @@ atlas_scheduler_new (guint n_pieces)
   AtlasScheduler *self = g_new0 (AtlasScheduler, 1);
 
   self->n_pieces = n_pieces;
+  self->n_wanted = n_pieces;
   self->state = g_new0 (guint8, MAX (n_pieces, 1));
   self->tainted = g_new0 (guint64, MAX (n_pieces, 1));
   self->ranges = g_ptr_array_new_with_free_func (g_free);
@@ -54,8 +57,21 @@ atlas_scheduler_free (AtlasScheduler *self)
   g_free (self->tainted);
   g_free (self->holders);
   g_free (self->mirror_share);
+  g_free (self->wanted);
   g_rand_free (self->rand);
   g_free (self);
+}
+
+static gboolean
+bit_is_set (const guint8 *bits, guint piece)
+{
+  return (bits[piece / 8] & (0x80 >> (piece % 8))) != 0;
+}
+
+static gboolean
+is_wanted (AtlasScheduler *self, guint piece)
+{
+  return self->wanted == NULL || bit_is_set (self->wanted, piece);
 }
 
 static void
@@ -69,7 +85,7 @@ void
 atlas_scheduler_mark_done (AtlasScheduler *self, guint piece)
 {
   g_return_if_fail (piece < self->n_pieces);
-  if (self->state[piece] != PIECE_DONE)
+  if (self->state[piece] != PIECE_DONE && is_wanted (self, piece))
     self->n_done++;
   self->state[piece] = PIECE_DONE;
 }
@@ -83,7 +99,50 @@ atlas_scheduler_is_done (AtlasScheduler *self, guint piece)
 gboolean
 atlas_scheduler_is_complete (AtlasScheduler *self)
 {
-  return self->n_done == self->n_pieces;
+  return self->n_done == self->n_wanted;
+}
+
+void
+atlas_scheduler_set_wanted (AtlasScheduler *self, const guint8 *bits)
+{
+  g_clear_pointer (&self->wanted, g_free);
+  if (bits != NULL)
+    self->wanted = g_memdup2 (bits, (self->n_pieces + 7) / 8);
+  self->n_wanted = 0;
+  self->n_done = 0;
+  for (guint piece = 0; piece < self->n_pieces; piece++)
+    {
+      if (!is_wanted (self, piece))
+        {
+          /* Its bytes are being dropped: it is not ours any more. */
+          if (self->state[piece] == PIECE_DONE)
+            set_missing (self, piece);
+          continue;
+        }
+      self->n_wanted++;
+      self->n_done += self->state[piece] == PIECE_DONE;
+    }
+}
+
+gboolean
+atlas_scheduler_is_wanted (AtlasScheduler *self, guint piece)
+{
+  return piece < self->n_pieces && is_wanted (self, piece);
+}
+
+gboolean
+atlas_scheduler_is_taken (AtlasScheduler *self, guint piece)
+{
+  return piece < self->n_pieces && self->state[piece] != PIECE_MISSING;
+}
+
+gboolean
+atlas_scheduler_range_has_unwanted (AtlasScheduler *self, AtlasRange *range)
+{
+  for (guint piece = range->next; self->wanted != NULL && piece < range->end; piece++)
+    if (!is_wanted (self, piece))
+      return TRUE;
+  return FALSE;
 }
 
 guint
@@ -92,7 +151,7 @@ atlas_scheduler_count_missing (AtlasScheduler *self)
   guint missing = 0;
 
   for (guint i = self->first_missing; i < self->n_pieces; i++)
-    missing += self->state[i] == PIECE_MISSING;
+    missing += self->state[i] == PIECE_MISSING && is_wanted (self, i);
   return missing;
 }
 
@@ -126,24 +185,20 @@ claim_missing (AtlasScheduler *self, guint source, guint max_pieces, gpointer ow
     self->first_missing++;
 
   for (start = self->first_missing; start < self->n_pieces; start++)
-    if (self->state[start] == PIECE_MISSING && !is_tainted (self, start, source))
+    if (self->state[start] == PIECE_MISSING && is_wanted (self, start)
+        && !is_tainted (self, start, source))
       break;
   if (start >= self->n_pieces)
     return NULL;
 
   for (end = start; end < self->n_pieces && end - start < max_pieces; end++)
     {
-      if (self->state[end] != PIECE_MISSING || is_tainted (self, end, source))
+      if (self->state[end] != PIECE_MISSING || !is_wanted (self, end)
+          || is_tainted (self, end, source))
         break;
       self->state[end] = PIECE_CLAIMED;
     }
   return new_range (self, start, end, source, owner);
-}
-
-static gboolean
-bit_is_set (const guint8 *bits, guint piece)
-{
-  return (bits[piece / 8] & (0x80 >> (piece % 8))) != 0;
 }
 
 static gboolean
@@ -184,7 +239,7 @@ claim_rarest (AtlasScheduler *self, guint source, const guint8 *bits, guint max_
 
   for (guint piece = self->first_missing; piece < self->n_pieces; piece++)
     {
-      if (self->state[piece] != PIECE_MISSING || !holds (bits, piece)
+      if (self->state[piece] != PIECE_MISSING || !is_wanted (self, piece) || !holds (bits, piece)
           || is_tainted (self, piece, source) || self->holders[piece] > max_holders)
         continue;
       if (self->holders[piece] < best_holders)
@@ -202,8 +257,8 @@ claim_rarest (AtlasScheduler *self, guint source, const guint8 *bits, guint max_
 
   for (end = best; end < self->n_pieces && end - best < max_pieces; end++)
     {
-      if (self->state[end] != PIECE_MISSING || !holds (bits, end) || is_tainted (self, end, source)
-          || self->holders[end] != best_holders)
+      if (self->state[end] != PIECE_MISSING || !is_wanted (self, end) || !holds (bits, end)
+          || is_tainted (self, end, source) || self->holders[end] != best_holders)
         break;
       self->state[end] = PIECE_CLAIMED;
     }
@@ -223,7 +278,8 @@ claim_split (AtlasScheduler *self, guint source, const guint8 *bits, gpointer ow
       AtlasRange *range = g_ptr_array_index (self->ranges, i);
       guint take;
 
-      if (range->duplicate || range->twin != NULL || range->next >= range->end)
+      if (range->duplicate || range->twin != NULL || range->next >= range->end
+          || atlas_scheduler_range_has_unwanted (self, range))
         continue;
       /* A mirror deferring to peers leaves what they fetch to them. */
       if (bits == NULL && range->held && self->mirror_max_holders == 0)
@@ -267,7 +323,8 @@ claim_duplicate (AtlasScheduler *self, guint source, const guint8 *bits, gpointe
         continue;
       if (range->duplicate || range->twin != NULL || range->source == source
           || range->next >= range->end || self->state[range->next] != PIECE_CLAIMED
-          || is_tainted (self, range->next, source) || !holds (bits, range->next))
+          || !is_wanted (self, range->next) || is_tainted (self, range->next, source)
+          || !holds (bits, range->next))
         continue;
       seconds = time_left != NULL ? time_left (range, user_data) : G_MAXDOUBLE;
       if (seconds > slowest_time)
@@ -380,6 +437,14 @@ atlas_scheduler_add_holder_piece (AtlasScheduler *self, guint piece)
     self->holders[piece]++;
 }
 
+void
+atlas_scheduler_remove_holder_piece (AtlasScheduler *self, guint piece)
+{
+  g_return_if_fail (piece < self->n_pieces);
+  if (self->holders[piece] > 0)
+    self->holders[piece]--;
+}
+
 guint
 atlas_scheduler_get_holders (AtlasScheduler *self, guint piece)
 {
@@ -412,7 +477,7 @@ atlas_scheduler_piece_checked (AtlasScheduler *self, guint piece, gboolean good,
     }
   if (source < 64)
     self->tainted[piece] |= G_GUINT64_CONSTANT (1) << source;
-  if (self->state[piece] == PIECE_DONE)
+  if (self->state[piece] == PIECE_DONE && is_wanted (self, piece))
     self->n_done--;
   set_missing (self, piece);
 }

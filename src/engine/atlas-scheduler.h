@@ -74,11 +74,14 @@ void atlas_scheduler_release (AtlasScheduler *self, AtlasRange *range);
 gboolean atlas_scheduler_forgive (AtlasScheduler *self);
 
 /* Peers: @bits is a peer's bitfield (bit i, most significant first, is piece
- * i). Add it when the peer says what it holds, remove it when the peer goes;
- * add_holder_piece counts one more holder of @piece (a peer's HAVE). */
+ * i). Add it when the peer says what it holds, remove it when the peer goes
+ * (with the bits it has then); add_holder_piece counts one more holder of
+ * @piece (a peer's HAVE). */
 void atlas_scheduler_add_holder (AtlasScheduler *self, const guint8 *bits);
 void atlas_scheduler_remove_holder (AtlasScheduler *self, const guint8 *bits);
 void atlas_scheduler_add_holder_piece (AtlasScheduler *self, guint piece);
+/* One holder fewer of @piece (a peer's DROP). */
+void atlas_scheduler_remove_holder_piece (AtlasScheduler *self, guint piece);
 guint atlas_scheduler_get_holders (AtlasScheduler *self, guint piece);
 
 /* Work for a source that holds only the pieces set in @bits (a peer): the
@@ -105,7 +108,22 @@ void atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_hol
  * once and peers spread it. Copied. */
 void atlas_scheduler_set_mirror_share (AtlasScheduler *self, const guint8 *bits);
 
-/* How many pieces are claimed, received-but-unchecked, or done. */
+/* Partial downloads: only the pieces set in @bits (bit i, most significant
+ * first, is piece i; copied; NULL: every piece, the default) are claimed by
+ * anyone, split or copied in the endgame, and is_complete and count_missing
+ * consider only them. A done piece no longer wanted goes back to missing (the
+ * caller drops its bytes). Claimed or received pieces no longer wanted keep
+ * their state: the caller releases the ranges that cover them
+ * (atlas_scheduler_range_has_unwanted) and ignores their hash verdicts. */
+void atlas_scheduler_set_wanted (AtlasScheduler *self, const guint8 *bits);
+gboolean atlas_scheduler_is_wanted (AtlasScheduler *self, guint piece);
+/* Whether any piece of @range not yet received is unwanted. */
+gboolean atlas_scheduler_range_has_unwanted (AtlasScheduler *self, AtlasRange *range);
+/* The piece is claimed, received (hash pending) or done: its bytes are, or
+ * are about to be, on disk. */
+gboolean atlas_scheduler_is_taken (AtlasScheduler *self, guint piece);
+
+/* How many wanted pieces nobody has claimed, received or finished. */
 guint atlas_scheduler_count_missing (AtlasScheduler *self);
 
 G_END_DECLS

@@ -149,19 +149,25 @@ fill_slots (AtlasSession *self)
 
   if (!self->running)
     return;
+  /* Partial downloads (the donation cache) stay active to serve peers for as
+   * long as they are donated: they take no slot and never wait for one. */
   for (guint i = 0; i < self->downloads->len; i++)
     {
-      AtlasDownloadState state = atlas_download_get_state (g_ptr_array_index (self->downloads, i));
-      busy += state == ATLAS_DOWNLOAD_ACTIVE || state == ATLAS_DOWNLOAD_VERIFYING;
+      AtlasDownload *download = g_ptr_array_index (self->downloads, i);
+      AtlasDownloadState state = atlas_download_get_state (download);
+      busy += (state == ATLAS_DOWNLOAD_ACTIVE || state == ATLAS_DOWNLOAD_VERIFYING)
+              && !atlas_download_is_partial (download);
     }
-  for (guint i = 0; i < self->downloads->len && busy < limit; i++)
+  for (guint i = 0; i < self->downloads->len; i++)
     {
       AtlasDownload *download = g_ptr_array_index (self->downloads, i);
-      if (atlas_download_get_state (download) == ATLAS_DOWNLOAD_QUEUED)
-        {
-          _atlas_download_activate (download);
-          busy++;
-        }
+      gboolean partial = atlas_download_is_partial (download);
+
+      if (atlas_download_get_state (download) != ATLAS_DOWNLOAD_QUEUED
+          || (!partial && busy >= limit))
+        continue;
+      _atlas_download_activate (download);
+      busy += !partial;
     }
 }
 
@@ -516,8 +522,10 @@ inserted_cb (GObject *object, GAsyncResult *result, gpointer user_data)
     g_warning ("Could not save a new download in the queue: %s", error->message);
 }
 
+/* @wanted: NULL for a whole download, else the pieces of a partial one. */
 static AtlasDownload *
-add_download (AtlasSession *self, const AtlasRequest *request, const char *path, GError **error)
+add_download (AtlasSession *self, const AtlasRequest *request, const char *path, GBytes *wanted,
+              GError **error)
 {
   AtlasDownload *existing = atlas_session_lookup_by_path (self, path);
   AtlasDownload *download;
@@ -533,6 +541,12 @@ add_download (AtlasSession *self, const AtlasRequest *request, const char *path,
     }
 
   download = _atlas_download_new (self, self->next_id++, atlas_request_copy (request), path);
+  if (wanted != NULL && !_atlas_download_make_partial (download, wanted, error))
+    {
+      _atlas_download_detach (download);
+      g_object_unref (download);
+      return NULL;
+    }
   g_ptr_array_add (self->downloads, download);
   if (self->store != NULL)
     {
@@ -544,8 +558,8 @@ add_download (AtlasSession *self, const AtlasRequest *request, const char *path,
   return download;
 }
 
-AtlasDownload *
-atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **error)
+static AtlasDownload *
+add_request (AtlasSession *self, const AtlasRequest *request, GBytes *wanted, GError **error)
 {
   const char *directory = atlas_request_get_directory (request);
   g_autofree char *filename = NULL;
@@ -577,10 +591,36 @@ atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **err
   else
     final_path = unique_path (self, directory, filename);
 
-  download = add_download (self, request, final_path, error);
+  download = add_download (self, request, final_path, wanted, error);
   if (download != NULL)
     fill_slots (self);
   return download;
+}
+
+AtlasDownload *
+atlas_session_add (AtlasSession *self, const AtlasRequest *request, GError **error)
+{
+  return add_request (self, request, NULL, error);
+}
+
+AtlasDownload *
+_atlas_session_add_partial (AtlasSession *self, const AtlasRequest *request, GBytes *wanted,
+                            GError **error)
+{
+  g_return_val_if_fail (ATLAS_IS_SESSION (self), NULL);
+  g_return_val_if_fail (request != NULL, NULL);
+  g_return_val_if_fail (wanted != NULL, NULL);
+
+  /* Pieces are checked, served and dropped one by one: their hashes and the
+   * layout must be known before anything is fetched. */
+  if (atlas_request_get_size (request) <= 0 || atlas_request_get_piece_digests (request) == NULL)
+    {
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_INVALID_INPUT,
+                   "A partial download needs the file's size and piece hashes (a Metalink "
+                   "with <size> and <pieces>)");
+      return NULL;
+    }
+  return add_request (self, request, wanted, error);
 }
 
 AtlasDownload *
@@ -691,7 +731,7 @@ add_repair (AtlasSession *self, const char *path, const AtlasRequest *request,
       if (piece < result->n_pieces)
         good[piece] = 0;
     }
-  download = add_download (self, request, path, error);
+  download = add_download (self, request, path, NULL, error);
   if (download == NULL)
     return NULL;
   _atlas_download_preset_pieces (download, atlas_request_get_piece_length (request),

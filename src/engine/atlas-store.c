@@ -59,6 +59,7 @@ typedef enum
   JOB_UPDATE_PIECES,
   JOB_UPDATE_VALIDATORS,
   JOB_UPDATE_REQUEST,
+  JOB_UPDATE_WANTED,
   JOB_SET_POSITION,
   JOB_DELETE,
   JOB_SET_SETTING,
@@ -84,7 +85,7 @@ typedef struct
   gint64 b;      /* piece_length */
   char *text;    /* error_message, setting key */
   char *text2;   /* setting value */
-  GBytes *blob;  /* verified, validators, request */
+  GBytes *blob;  /* verified, validators, request, wanted */
   GBytes *blob2; /* piece_digests */
   AtlasStoreRecord *record;
   GTask *task;    /* async callers */
@@ -103,6 +104,7 @@ typedef enum
   STMT_UPDATE_PIECES,
   STMT_UPDATE_VALIDATORS,
   STMT_UPDATE_REQUEST,
+  STMT_UPDATE_WANTED,
   STMT_SET_POSITION,
   STMT_DELETE,
   STMT_SET_SETTING,
@@ -118,13 +120,13 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_COMMIT] = "COMMIT",
   [STMT_ROLLBACK] = "ROLLBACK",
   [STMT_LOAD] = "SELECT id, position, state, name, directory, filename, size, piece_length,"
-                " request, verified, piece_digests, validators, error_message, created, finished"
-                " FROM downloads ORDER BY position, id",
+                " request, verified, piece_digests, validators, error_message, created, finished,"
+                " partial, wanted FROM downloads ORDER BY position, id",
   [STMT_INSERT] = "INSERT INTO downloads (id, position, state, name, directory, filename, size,"
                   " piece_length, request, verified, piece_digests, validators, error_message,"
-                  " created, finished)"
+                  " created, finished, partial, wanted)"
                   " VALUES (?14, (SELECT IFNULL (MAX (position), 0) + 1 FROM downloads),"
-                  " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                  " ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16)",
   /* "finished" follows the state so that a restarted download forgets it. */
   [STMT_UPDATE_STATE] =
       "UPDATE downloads SET state = ?2, error_message = ?3,"
@@ -134,6 +136,7 @@ static const char *const stmt_sql[N_STMTS] = {
   [STMT_UPDATE_PIECES] = "UPDATE downloads SET verified = ?2, piece_digests = ?3 WHERE id = ?1",
   [STMT_UPDATE_VALIDATORS] = "UPDATE downloads SET validators = ?2 WHERE id = ?1",
   [STMT_UPDATE_REQUEST] = "UPDATE downloads SET request = ?2 WHERE id = ?1",
+  [STMT_UPDATE_WANTED] = "UPDATE downloads SET wanted = ?2 WHERE id = ?1",
   [STMT_SET_POSITION] = "UPDATE downloads SET position = ?2 WHERE id = ?1",
   [STMT_DELETE] = "DELETE FROM downloads WHERE id = ?1",
   [STMT_SET_SETTING] = "INSERT INTO settings (key, value) VALUES (?1, ?2)"
@@ -213,6 +216,7 @@ atlas_store_record_copy (const AtlasStoreRecord *record)
   copy->verified = bytes_ref0 (record->verified);
   copy->piece_digests = bytes_ref0 (record->piece_digests);
   copy->validators = bytes_ref0 (record->validators);
+  copy->wanted = bytes_ref0 (record->wanted);
   copy->error_message = g_strdup (record->error_message);
 
   return copy;
@@ -231,6 +235,7 @@ atlas_store_record_free (AtlasStoreRecord *record)
   g_clear_pointer (&record->verified, g_bytes_unref);
   g_clear_pointer (&record->piece_digests, g_bytes_unref);
   g_clear_pointer (&record->validators, g_bytes_unref);
+  g_clear_pointer (&record->wanted, g_bytes_unref);
   g_free (record->error_message);
   g_free (record);
 }
@@ -274,6 +279,7 @@ job_is_write (const Job *job)
     case JOB_UPDATE_PIECES:
     case JOB_UPDATE_VALIDATORS:
     case JOB_UPDATE_REQUEST:
+    case JOB_UPDATE_WANTED:
     case JOB_SET_POSITION:
     case JOB_DELETE:
     case JOB_SET_SETTING:
@@ -702,9 +708,22 @@ migrate_0_to_1 (StoreShared *shared, GError **error)
   return exec_sql (shared, sql, "creating the schema", error);
 }
 
+static gboolean
+migrate_1_to_2 (StoreShared *shared, GError **error)
+{
+  /* Partial downloads (the donation cache) fetch and keep only the pieces
+   * in "wanted" (a bitfield, most significant bit first) and never finish.
+   * Existing downloads are whole ones: partial 0, wanted NULL. */
+  static const char sql[] = "ALTER TABLE downloads ADD COLUMN partial INTEGER NOT NULL DEFAULT 0;"
+                            "ALTER TABLE downloads ADD COLUMN wanted BLOB;";
+
+  return exec_sql (shared, sql, "adding partial downloads to the schema", error);
+}
+
 /* migrations[i] takes the schema from version i to i + 1. */
 static const MigrationFunc migrations[] = {
   migrate_0_to_1,
+  migrate_1_to_2,
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == ATLAS_STORE_SCHEMA_VERSION);
@@ -865,6 +884,8 @@ worker_load (StoreShared *shared, GError **error)
       record->error_message = column_text (stmt, 12);
       record->created = sqlite3_column_int64 (stmt, 13);
       record->finished = sqlite3_column_int64 (stmt, 14);
+      record->partial = sqlite3_column_int (stmt, 15) != 0;
+      record->wanted = column_bytes (stmt, 16);
       g_ptr_array_add (records, record);
     }
 
@@ -913,6 +934,7 @@ static const struct
   [JOB_UPDATE_PIECES] = { STMT_UPDATE_PIECES, "saving verified pieces" },
   [JOB_UPDATE_VALIDATORS] = { STMT_UPDATE_VALIDATORS, "saving validators" },
   [JOB_UPDATE_REQUEST] = { STMT_UPDATE_REQUEST, "saving a download's request" },
+  [JOB_UPDATE_WANTED] = { STMT_UPDATE_WANTED, "saving a partial download's wanted pieces" },
   [JOB_SET_POSITION] = { STMT_SET_POSITION, "moving a download" },
   [JOB_DELETE] = { STMT_DELETE, "removing a download" },
 };
@@ -958,6 +980,8 @@ worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
           sqlite3_bind_int64 (stmt, 14, r->id);
         else
           sqlite3_bind_null (stmt, 14);
+        sqlite3_bind_int (stmt, 15, r->partial ? 1 : 0);
+        bind_bytes (stmt, 16, r->wanted);
         if (!step_done (shared, stmt, "adding a download", error))
           return FALSE;
         *out_id = sqlite3_last_insert_rowid (shared->db);
@@ -988,6 +1012,7 @@ worker_write (StoreShared *shared, Job *job, gint64 *out_id, GError **error)
       break;
 
     case JOB_UPDATE_REQUEST:
+    case JOB_UPDATE_WANTED:
       bind_bytes (stmt, 2, job->blob);
       break;
 
@@ -1180,6 +1205,7 @@ worker_run (StoreShared *shared, Job *job)
     case JOB_UPDATE_PIECES:
     case JOB_UPDATE_VALIDATORS:
     case JOB_UPDATE_REQUEST:
+    case JOB_UPDATE_WANTED:
     case JOB_SET_POSITION:
     case JOB_DELETE:
     case JOB_SET_SETTING:
@@ -1516,6 +1542,18 @@ atlas_store_update_request (AtlasStore *self, gint64 id, GBytes *request)
 
   job = job_new (JOB_UPDATE_REQUEST, id);
   job->blob = bytes_ref0 (request);
+  store_shared_push (self->shared, job);
+}
+
+void
+atlas_store_update_wanted (AtlasStore *self, gint64 id, GBytes *wanted)
+{
+  Job *job;
+
+  g_return_if_fail (ATLAS_IS_STORE (self));
+
+  job = job_new (JOB_UPDATE_WANTED, id);
+  job->blob = bytes_ref0 (wanted);
   store_shared_push (self->shared, job);
 }
 

@@ -11,7 +11,7 @@
 
 G_BEGIN_DECLS
 
-#define ATLAS_STORE_SCHEMA_VERSION 1
+#define ATLAS_STORE_SCHEMA_VERSION 2
 
 typedef struct
 {
@@ -28,8 +28,10 @@ typedef struct
   GBytes *piece_digests; /* SHA-256 of each verified piece, for our own records */
   GBytes *validators;    /* serialised per-source ETag/Last-Modified (opaque) */
   char *error_message;
-  gint64 created;  /* unix seconds */
-  gint64 finished; /* unix seconds, 0 if not finished */
+  gint64 created;   /* unix seconds */
+  gint64 finished;  /* unix seconds, 0 if not finished */
+  gboolean partial; /* fetches and keeps only @wanted (the donation cache) */
+  GBytes *wanted;   /* partial: bitfield, bit i (most significant first) = piece i */
 } AtlasStoreRecord;
 
 AtlasStoreRecord *atlas_store_record_new (void);
@@ -68,6 +70,8 @@ void atlas_store_update_pieces (AtlasStore *self, gint64 id, GBytes *verified,
                                 GBytes *piece_digests);
 void atlas_store_update_validators (AtlasStore *self, gint64 id, GBytes *validators);
 void atlas_store_update_request (AtlasStore *self, gint64 id, GBytes *request);
+/* A partial download's wanted pieces (same layout as AtlasStoreRecord.wanted). */
+void atlas_store_update_wanted (AtlasStore *self, gint64 id, GBytes *wanted);
 void atlas_store_set_position (AtlasStore *self, gint64 id, gint64 position);
 void atlas_store_delete (AtlasStore *self, gint64 id);
 

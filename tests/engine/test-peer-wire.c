@@ -534,8 +534,26 @@ test_limits_small (void)
   g_autoptr (GByteArray) keepalive_payload = raw_frame (ATLAS_PEER_MSG_KEEPALIVE, 1, 0);
   static const guint8 zero_length[] = { 0, 0, 0, 0 };
 
+  g_autoptr (GByteArray) drop_past = g_byte_array_new ();
+  g_autoptr (GByteArray) drop = g_byte_array_new ();
+  g_autoptr (AtlasPeerDecoder) decoder = atlas_peer_decoder_new ();
+  g_autoptr (GError) error = NULL;
+  AtlasPeerMessage message;
+
   put_u32 (have_past, 5, 5);
   assert_refused (have_past, 5, "HAVE of piece 5, but the file has 5 pieces");
+  /* DROP (type 13) is HAVE's opposite, with HAVE's rules. */
+  atlas_peer_wire_append_drop (drop_past, 5);
+  assert_refused (drop_past, 5, "DROP of piece 5, but the file has 5 pieces");
+  atlas_peer_wire_append_drop (drop, 4);
+  g_assert_cmpuint (drop->len, ==, 9);
+  g_assert_cmpuint (drop->data[4], ==, 13);
+  atlas_peer_decoder_set_piece_count (decoder, 5);
+  atlas_peer_decoder_feed (decoder, drop->data, drop->len);
+  g_assert_cmpint (atlas_peer_decoder_next (decoder, &message, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpint (message.type, ==, ATLAS_PEER_MSG_DROP);
+  g_assert_cmpuint (message.piece, ==, 4);
   assert_refused (have_long, 5, "HAVE frame has a 5-byte payload; it must have 4");
   assert_refused (choke_payload, 5, "CHOKE frame has a 3-byte payload; it must have 0");
   assert_refused (keepalive_payload, 5, "KEEPALIVE frame has a 1-byte payload");
@@ -605,10 +623,10 @@ static void
 test_unknown_types (void)
 {
   g_autoptr (GByteArray) stream = g_byte_array_new ();
-  g_autoptr (GByteArray) small = raw_frame (13, 100, 0xaa);
+  g_autoptr (GByteArray) small = raw_frame (14, 100, 0xaa);
   g_autoptr (GByteArray) largest = raw_frame (255, ATLAS_PEER_MAX_UNKNOWN_FRAME - 1, 0xbb);
   g_autoptr (GByteArray) empty = raw_frame (200, 0, 0);
-  g_autoptr (GByteArray) huge = raw_frame (14, ATLAS_PEER_MAX_UNKNOWN_FRAME, 0);
+  g_autoptr (GByteArray) huge = raw_frame (15, ATLAS_PEER_MAX_UNKNOWN_FRAME, 0);
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
 
@@ -625,9 +643,9 @@ test_unknown_types (void)
   g_assert_cmpuint (nth (messages, 0, ATLAS_PEER_MSG_HAVE)->message.piece, ==, 1);
   g_assert_cmpuint (nth (messages, 1, ATLAS_PEER_MSG_HAVE)->message.piece, ==, 2);
 
-  assert_refused (huge, 0, "frame of unknown type 14 and 65537 bytes exceeds the 65536-byte limit");
+  assert_refused (huge, 0, "frame of unknown type 15 and 65537 bytes exceeds the 65536-byte limit");
   /* From the header alone, again. */
-  assert_refused_with_count (huge->data, 5, 0, "unknown type 14");
+  assert_refused_with_count (huge->data, 5, 0, "unknown type 15");
 }
 
 /* An error inside a batch: the messages before it are delivered, then -1 for good. */

@@ -322,6 +322,99 @@ test_mirror_spares_peers (void)
   atlas_scheduler_free (s);
 }
 
+/* Pieces 0, 2, 3 and 9 of 12 are wanted (bitfield, most significant first). */
+static const guint8 some_wanted[] = { 0xb0, 0x40 };
+
+/* A partial download: nobody claims, splits or copies an unwanted piece, and
+ * it is complete once every wanted piece is done. */
+static void
+test_wanted_only (void)
+{
+  AtlasScheduler *s = atlas_scheduler_new (12);
+  static const guint8 all_bits[] = { 0xff, 0xf0 };
+  AtlasRange *ranges[8];
+  guint n = 0;
+
+  atlas_scheduler_set_wanted (s, some_wanted);
+  g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 4);
+  g_assert_false (atlas_scheduler_is_complete (s));
+
+  /* Mirrors and a peer holding everything claim; each claim, split and
+   * endgame copy covers wanted pieces only. */
+  while (n < G_N_ELEMENTS (ranges))
+    {
+      AtlasRange *range =
+          n % 2 ? atlas_scheduler_claim (s, n, 100, NULL, forever, NULL)
+                : atlas_scheduler_claim_held (s, n, all_bits, 100, NULL, forever, NULL);
+      if (range == NULL)
+        break;
+      for (guint piece = range->next; piece < range->end; piece++)
+        g_assert_true (atlas_scheduler_is_wanted (s, piece));
+      ranges[n++] = range;
+    }
+  g_assert_cmpuint (n, >=, 3);
+  g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 0);
+
+  for (guint piece = 0; piece < 12; piece++)
+    if (atlas_scheduler_is_wanted (s, piece))
+      atlas_scheduler_mark_done (s, piece);
+  g_assert_true (atlas_scheduler_is_complete (s));
+  for (guint piece = 0; piece < 12; piece++)
+    g_assert_cmpint (atlas_scheduler_is_done (s, piece), ==, atlas_scheduler_is_wanted (s, piece));
+  atlas_scheduler_free (s);
+}
+
+/* Changing the wanted set: dropped pieces stop counting, new ones are
+ * fetched, a range over a dropped piece is flagged for release and its
+ * pieces are not handed out again. */
+static void
+test_wanted_changes (void)
+{
+  AtlasScheduler *s = atlas_scheduler_new (12);
+  static const guint8 later[] = { 0x30, 0x10 }; /* 2, 3 and 11 */
+  AtlasRange *a;
+  AtlasRange *b;
+
+  atlas_scheduler_set_wanted (s, some_wanted);
+  atlas_scheduler_mark_done (s, 0);
+  a = atlas_scheduler_claim (s, 0, 100, NULL, forever, NULL);
+  g_assert_cmpuint (a->start, ==, 2);
+  g_assert_cmpuint (a->end, ==, 4);
+
+  atlas_scheduler_set_wanted (s, later);
+  /* Piece 0 was done: it is dropped. Piece 9 was never claimed. */
+  g_assert_false (atlas_scheduler_is_done (s, 0));
+  g_assert_false (atlas_scheduler_range_has_unwanted (s, a));
+  g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 1);
+  b = atlas_scheduler_claim (s, 1, 100, NULL, forever, NULL);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (b->start, ==, 11);
+  g_assert_cmpuint (b->end, ==, 12);
+
+  /* Now 3 is dropped while a (2..3) fetches it. */
+  atlas_scheduler_set_wanted (s, (const guint8[]){ 0x20, 0x10 });
+  g_assert_true (atlas_scheduler_range_has_unwanted (s, a));
+  atlas_scheduler_piece_received (s, a);
+  atlas_scheduler_release (s, a);
+  g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 0);
+  /* What is left to hand out is an endgame copy of 11, never 3. */
+  {
+    AtlasRange *c = atlas_scheduler_claim (s, 2, 100, NULL, forever, NULL);
+    g_assert_nonnull (c);
+    g_assert_true (c->duplicate);
+    g_assert_cmpuint (c->start, ==, 11);
+  }
+  atlas_scheduler_mark_done (s, 2);
+  atlas_scheduler_mark_done (s, 11);
+  g_assert_true (atlas_scheduler_is_complete (s));
+
+  /* Everything wanted again (NULL): a whole download. */
+  atlas_scheduler_set_wanted (s, NULL);
+  g_assert_false (atlas_scheduler_is_complete (s));
+  g_assert_cmpuint (atlas_scheduler_count_missing (s), ==, 10);
+  atlas_scheduler_free (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,5 +430,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/swarming-mirrors-spread", test_swarming_mirrors_spread);
   g_test_add_func ("/scheduler/mirror-share-first", test_mirror_share_first);
   g_test_add_func ("/scheduler/mirror-spares-peers", test_mirror_spares_peers);
+  g_test_add_func ("/scheduler/wanted-only", test_wanted_only);
+  g_test_add_func ("/scheduler/wanted-changes", test_wanted_changes);
   return g_test_run ();
 }

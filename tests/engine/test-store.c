@@ -841,6 +841,85 @@ test_load_many (Fixture *fixture, gconstpointer data)
   g_assert_cmpfloat (insert_s, <, 5.0);
 }
 
+/* A partial download's flag and wanted set survive a reopen, and updates to
+ * the wanted set replace it. */
+static void
+test_partial (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (AtlasStoreRecord) record = atlas_store_record_new ();
+  g_autoptr (GBytes) wanted = g_bytes_new_static ("\xa0\x01", 2);
+  g_autoptr (GBytes) fewer = g_bytes_new_static ("\x80\x00", 2);
+  g_autoptr (GPtrArray) records = NULL;
+  AtlasStoreRecord *loaded;
+  gint64 id, whole;
+
+  {
+    g_autoptr (AtlasStore) store = open_store (fixture->path);
+
+    record->name = g_strdup ("donated.iso");
+    record->partial = TRUE;
+    record->wanted = g_bytes_ref (wanted);
+    id = insert (store, record);
+    whole = insert_named (store, "whole.iso");
+    records = load (store);
+    assert_bytes_equal (find (records, id)->wanted, wanted);
+    g_clear_pointer (&records, g_ptr_array_unref);
+    atlas_store_update_wanted (store, id, fewer);
+    g_assert_true (atlas_store_flush_sync (store, NULL));
+  }
+
+  {
+    g_autoptr (AtlasStore) store = open_store (fixture->path);
+
+    records = load (store);
+    loaded = find (records, id);
+    g_assert_nonnull (loaded);
+    g_assert_true (loaded->partial);
+    assert_bytes_equal (loaded->wanted, fewer);
+    loaded = find (records, whole);
+    g_assert_false (loaded->partial);
+    g_assert_null (loaded->wanted);
+  }
+}
+
+/* A queue written by schema version 1 (before partial downloads) opens:
+ * its downloads stay whole downloads and keep everything else. */
+static void
+test_migrate_v1 (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) records = NULL;
+  g_autoptr (AtlasStore) store = NULL;
+  g_autofree char *version = NULL;
+  AtlasStoreRecord *loaded;
+
+  raw_exec (fixture->path,
+            "CREATE TABLE downloads (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+            " position INTEGER NOT NULL, state INTEGER NOT NULL DEFAULT 0, name TEXT,"
+            " directory TEXT, filename TEXT, size INTEGER NOT NULL DEFAULT -1,"
+            " piece_length INTEGER NOT NULL DEFAULT 0, request BLOB, verified BLOB,"
+            " piece_digests BLOB, validators BLOB, error_message TEXT,"
+            " created INTEGER NOT NULL DEFAULT 0, finished INTEGER NOT NULL DEFAULT 0);"
+            "CREATE INDEX downloads_by_position ON downloads (position, id);"
+            "CREATE TABLE settings (key TEXT PRIMARY KEY NOT NULL, value TEXT);"
+            "INSERT INTO downloads (id, position, state, name, size, piece_length, verified)"
+            " VALUES (7, 1, 2, 'old.iso', 3000000, 1048576, x'05');"
+            "INSERT INTO settings VALUES ('max-active', '3');"
+            "PRAGMA user_version = 1;");
+
+  store = open_store (fixture->path);
+  records = load (store);
+  g_assert_cmpuint (records->len, ==, 1);
+  loaded = find (records, 7);
+  g_assert_nonnull (loaded);
+  g_assert_cmpstr (loaded->name, ==, "old.iso");
+  g_assert_cmpint (loaded->size, ==, 3000000);
+  g_assert_cmpuint (g_bytes_get_size (loaded->verified), ==, 1);
+  g_assert_false (loaded->partial);
+  g_assert_null (loaded->wanted);
+  version = raw_query_text (fixture->path, "PRAGMA user_version");
+  g_assert_cmpstr (version, ==, G_STRINGIFY (ATLAS_STORE_SCHEMA_VERSION));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -879,6 +958,8 @@ main (int argc, char **argv)
   ADD ("error-signal", test_error_signal);
   ADD ("crash", test_crash);
   ADD ("load-10000", test_load_many);
+  ADD ("partial", test_partial);
+  ADD ("migrate-v1", test_migrate_v1);
   g_test_add_func ("/store/crash/subprocess", crash_child);
 
 #undef ADD
