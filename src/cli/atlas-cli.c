@@ -9,6 +9,10 @@
 
 #include "atlas-cli.h"
 
+/* `atlas donate` (atlas-cli-donate.c). */
+int atlas_cli_cmd_donate (int argc, char **argv);
+GOptionContext *atlas_cli_donate_option_context (void);
+
 typedef struct
 {
   const char *name;
@@ -27,6 +31,7 @@ static const Command commands[] = {
   { "run", atlas_cli_cmd_run, "Transfer the queue until nothing is left" },
   { "publish", atlas_cli_cmd_publish, "Hash a file, write its Metalink, add it to a tracker" },
   { "seed", atlas_cli_cmd_seed, "Serve files you have to peers until interrupted" },
+  { "donate", atlas_cli_cmd_donate, "Give capped storage and upload to files you support" },
   { "help", NULL, "Show help for a command" },
 };
 
@@ -52,6 +57,8 @@ atlas_cli_option_context_for (const char *command)
     return atlas_cli_publish_option_context ();
   if (g_str_equal (command, "seed"))
     return atlas_cli_seed_option_context ();
+  if (g_str_equal (command, "donate"))
+    return atlas_cli_donate_option_context ();
   return atlas_cli_queue_option_context (command);
 }
 

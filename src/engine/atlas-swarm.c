@@ -108,7 +108,9 @@ entry_new (void)
 }
 
 /* A downloader we heard of (in a tracker's peer list or by its offer); a
- * complete one fetches nothing and has no share. */
+ * complete one fetches nothing and has no share. Callers pass donors as
+ * complete: a donor holds pieces the tracker assigned it and fetches them for
+ * others, so it takes no share of what mirrors send this swarm. */
 static void
 entry_note_member (Entry *entry, const char *peer_id, gboolean complete, gint64 now)
 {
@@ -156,7 +158,13 @@ entry_share_members (AtlasSwarm *self, Entry *entry)
   if (!entry->members_changed || entry->download == NULL)
     return;
   entry->members_changed = FALSE;
-  others = (const char **) g_hash_table_get_keys_as_array (entry->members, NULL);
+  /* A donor's partial download fetches exactly the pieces the tracker
+   * assigned it, for others: it takes them all from mirrors rather than
+   * waiting for the downloaders it exists to help. */
+  if (atlas_download_is_partial (entry->download))
+    others = g_new0 (const char *, 1);
+  else
+    others = (const char **) g_hash_table_get_keys_as_array (entry->members, NULL);
   atlas_download_set_swarm_members (entry->download,
                                     atlas_peer_identity_get_fingerprint (self->identity), others);
 }
@@ -569,7 +577,7 @@ peers_cb (AtlasTrackerClient *tracker, const char *entry_id, GPtrArray *peers, A
       for (guint i = 0; i < peers->len; i++)
         {
           AtlasTrackerPeer *peer = g_ptr_array_index (peers, i);
-          entry_note_member (entry, peer->peer_id, peer->complete, now);
+          entry_note_member (entry, peer->peer_id, peer->complete || peer->donor, now);
         }
       entry_share_members (self, entry);
     }
@@ -785,6 +793,20 @@ atlas_swarm_stop (AtlasSwarm *self)
   g_hash_table_remove_all (self->links);
   g_hash_table_remove_all (self->entries);
   atlas_tracker_client_stop (self->tracker);
+}
+
+void
+atlas_swarm_set_upload_allowance (AtlasSwarm *self, AtlasAllowance *allowance)
+{
+  g_return_if_fail (ATLAS_IS_SWARM (self));
+  atlas_rate_limiter_set_allowance (&self->upload, allowance);
+}
+
+guint64
+atlas_swarm_get_bytes_uploaded (AtlasSwarm *self)
+{
+  g_return_val_if_fail (ATLAS_IS_SWARM (self), 0);
+  return self->upload.total;
 }
 
 void

@@ -19,6 +19,7 @@
 
 #include "atlas-ice-link.h"
 #include "atlas-peer-identity.h"
+#include "atlas-rate-limiter.h"
 #include "atlas-session.h"
 #include "atlas-tracker-client.h"
 
@@ -39,6 +40,12 @@ void atlas_swarm_stop (AtlasSwarm *self);
  * over all peers and per peer (0 = none). */
 void atlas_swarm_set_max_peers (AtlasSwarm *self, guint max_peers);
 void atlas_swarm_set_upload_limits (AtlasSwarm *self, guint64 total, guint64 per_peer);
+
+/* The total upload limiter also draws on @allowance (not owned; NULL: none),
+ * so no peer is sent more than it allows. */
+void atlas_swarm_set_upload_allowance (AtlasSwarm *self, AtlasAllowance *allowance);
+/* Bytes of piece data sent to peers since the swarm was made. */
+guint64 atlas_swarm_get_bytes_uploaded (AtlasSwarm *self);
 
 /* Peer links that are up (QUIC established), over all downloads. */
 guint atlas_swarm_get_n_peers (AtlasSwarm *self);

@@ -1,0 +1,138 @@
+/* atlas-donor-ledger.c — the monthly budget's ledger on disk. */
+#include "atlas-donor-ledger.h"
+
+#include "atlas-error.h"
+
+#define GROUP "budget"
+
+char *
+_atlas_donor_ledger_month_now (void)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+
+  return g_date_time_format (now, "%Y-%m");
+}
+
+void
+_atlas_donor_ledger_clear (AtlasDonorLedger *ledger)
+{
+  g_clear_pointer (&ledger->month, g_free);
+  ledger->uploaded = ledger->fetched = ledger->unaccounted = ledger->reserved = 0;
+}
+
+guint64
+_atlas_donor_ledger_used (const AtlasDonorLedger *ledger)
+{
+  return ledger->uploaded + ledger->fetched + ledger->unaccounted;
+}
+
+gboolean
+_atlas_donor_ledger_roll (AtlasDonorLedger *ledger, const char *month)
+{
+  if (g_strcmp0 (ledger->month, month) == 0)
+    return FALSE;
+  _atlas_donor_ledger_clear (ledger);
+  ledger->month = g_strdup (month);
+  return TRUE;
+}
+
+static guint64
+get_count (GKeyFile *file, const char *key)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 value = g_key_file_get_uint64 (file, GROUP, key, &error);
+
+  return error == NULL ? value : 0;
+}
+
+gboolean
+_atlas_donor_ledger_load (AtlasDonorLedger *ledger, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *month = _atlas_donor_ledger_month_now ();
+  g_autofree char *stored_month = NULL;
+  guint64 used;
+
+  _atlas_donor_ledger_roll (ledger, month);
+  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
+    {
+      if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return TRUE;
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_IO, "cannot read the donation budget “%s”: %s",
+                   path, local_error->message);
+      return FALSE;
+    }
+  stored_month = g_key_file_get_string (file, GROUP, "month", NULL);
+  if (g_strcmp0 (stored_month, month) != 0)
+    return TRUE; /* last month's spending does not count against this one */
+  ledger->uploaded = get_count (file, "uploaded");
+  ledger->fetched = get_count (file, "fetched");
+  ledger->unaccounted = get_count (file, "unaccounted");
+  ledger->reserved = get_count (file, "reserved");
+  used = _atlas_donor_ledger_used (ledger);
+  if (ledger->reserved > used)
+    ledger->unaccounted += ledger->reserved - used;
+  ledger->reserved = MAX (ledger->reserved, _atlas_donor_ledger_used (ledger));
+  return TRUE;
+}
+
+typedef struct
+{
+  char *path;
+  char *contents;
+} SaveJob;
+
+static void
+save_job_free (SaveJob *job)
+{
+  g_free (job->path);
+  g_free (job->contents);
+  g_free (job);
+}
+
+static void
+save_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SaveJob *job = data;
+  g_autoptr (GError) error = NULL;
+
+  /* g_file_set_contents writes a temporary file, syncs it and renames it
+   * over the old one, so a crash leaves the old or the new ledger. */
+  if (!g_file_set_contents_full (job->path, job->contents, -1,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600,
+                                 &error))
+    g_task_return_new_error (task, ATLAS_ERROR, ATLAS_ERROR_IO,
+                             "cannot write the donation budget “%s”: %s", job->path,
+                             error->message);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+_atlas_donor_ledger_save_async (const AtlasDonorLedger *ledger, const char *path,
+                                GCancellable *cancellable, GAsyncReadyCallback callback,
+                                gpointer user_data)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
+  SaveJob *job = g_new0 (SaveJob, 1);
+
+  job->path = g_strdup (path);
+  job->contents = g_strdup_printf ("[" GROUP "]\n"
+                                   "month=%s\n"
+                                   "uploaded=%" G_GUINT64_FORMAT "\n"
+                                   "fetched=%" G_GUINT64_FORMAT "\n"
+                                   "unaccounted=%" G_GUINT64_FORMAT "\n"
+                                   "reserved=%" G_GUINT64_FORMAT "\n",
+                                   ledger->month, ledger->uploaded, ledger->fetched,
+                                   ledger->unaccounted, ledger->reserved);
+  g_task_set_source_tag (task, _atlas_donor_ledger_save_async);
+  g_task_set_task_data (task, job, (GDestroyNotify) save_job_free);
+  g_task_run_in_thread (task, save_thread);
+}
+
+gboolean
+_atlas_donor_ledger_save_finish (GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

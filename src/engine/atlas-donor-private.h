@@ -1,0 +1,21 @@
+/* atlas-donor-private.h — the donor's internals shared by its files and tests. */
+#pragma once
+
+#include "atlas-donor.h"
+#include "atlas-session.h"
+
+G_BEGIN_DECLS
+
+/* AtlasDonorCause (atlas-donor-cause.c): figures are set by the donor, which
+ * notifies each property only on change. */
+AtlasDonorCause *_atlas_donor_cause_new (const char *entry, const char *name);
+void _atlas_donor_cause_update (AtlasDonorCause *self, guint64 storage_used, guint64 bytes_served,
+                                guint peers_helped);
+
+/* Tests: stop following the system's network and power monitors and use
+ * these values instead. */
+void _atlas_donor_set_conditions (AtlasDonor *self, gboolean metered, gboolean power_saver);
+/* The cache's own session (NULL until opened). */
+AtlasSession *_atlas_donor_get_session (AtlasDonor *self);
+
+G_END_DECLS

@@ -1,0 +1,413 @@
+/* test-donor.c — the donation cache in-process: a real atlas-tracker, the
+ * test mirror, a donor, and a downloader with its own session and swarm, on
+ * 127.0.0.1. What a user would notice: the donor holds exactly the pieces the
+ * tracker assigned it and no more than its storage cap (on disk), a
+ * downloader gets bytes from it, lowering the cap frees disk at once, and a
+ * metered network or power saver pauses it unless overridden. */
+#include "atlas-test-tracker.h"
+#include "atlas-test-util.h"
+
+#include "atlas-donor-ledger.h"
+#include "atlas-donor-private.h"
+#include "atlas-download-private.h"
+#include "atlas-hash.h"
+#include "atlas-rate-limiter.h"
+#include "atlas-swarm.h"
+
+#include <sys/stat.h>
+
+#define PIECE (256 * 1024)
+#define N_PIECES 16
+#define FILE_SIZE (N_PIECES * PIECE - 1000)
+
+typedef struct
+{
+  TestTracker *tracker;
+  TestMirror *mirror;
+  AtlasChecksum sum;
+  GBytes *pieces;
+  char *cache;
+  AtlasDonor *donor;
+} Fixture;
+
+static Fixture fx;
+
+static char *local_addresses[] = { "127.0.0.1", NULL };
+
+/* Disk blocks the donation cache's files really use. */
+static guint64
+cache_disk_bytes (void)
+{
+  g_autofree char *files = g_build_filename (fx.cache, "files", NULL);
+  g_autoptr (GDir) dir = g_dir_open (files, 0, NULL);
+  const char *name;
+  guint64 sum = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (files, name, NULL);
+      struct stat st;
+
+      if (stat (path, &st) == 0)
+        sum += (guint64) st.st_blocks * 512;
+    }
+  return sum;
+}
+
+static AtlasDownload *
+donor_download (void)
+{
+  AtlasSession *session = _atlas_donor_get_session (fx.donor);
+  g_autoptr (AtlasDownload) download = NULL;
+
+  if (session == NULL || g_list_model_get_n_items (G_LIST_MODEL (session)) == 0)
+    return NULL;
+  download = g_list_model_get_item (G_LIST_MODEL (session), 0);
+  return download; /* the session keeps it */
+}
+
+static gboolean
+donor_settled (void)
+{
+  AtlasDownload *download = donor_download ();
+
+  return download != NULL && atlas_download_get_n_wanted_pieces (download) > 0
+         && atlas_download_get_n_held_pieces (download)
+                == atlas_download_get_n_wanted_pieces (download);
+}
+
+static gboolean
+wait_for (gboolean (*condition) (void), guint timeout_s)
+{
+  for (guint i = 0; i < timeout_s * 10; i++)
+    {
+      if (condition ())
+        return TRUE;
+      test_run_for (100);
+    }
+  return condition ();
+}
+
+static gboolean
+donating (void)
+{
+  return atlas_donor_get_pause_reason (fx.donor) == ATLAS_DONOR_PAUSE_NONE;
+}
+
+static void
+test_fetches_assigned_pieces (void)
+{
+  AtlasDownload *download;
+  g_autoptr (GBytes) wanted = NULL;
+  guint64 cap = 6 * PIECE;
+  guint64 mirror_before = test_mirror_bytes_sent (fx.mirror);
+  guint held;
+
+  atlas_donor_set_storage_cap (fx.donor, cap);
+  atlas_donor_start (fx.donor);
+  g_assert_true (wait_for (donor_settled, 40));
+  download = donor_download ();
+  held = atlas_download_get_n_held_pieces (download);
+  g_test_message ("donor holds %u pieces, %" G_GUINT64_FORMAT " bytes on disk", held,
+                  cache_disk_bytes ());
+  /* Within the cap: a whole number of pieces, on disk as well. */
+  g_assert_cmpuint (held, >, 0);
+  g_assert_cmpuint (held, <=, cap / PIECE);
+  g_assert_cmpuint (atlas_donor_get_storage_used (fx.donor), <=, cap);
+  test_run_for (1500);
+  g_assert_cmpuint (cache_disk_bytes (), <=, cap);
+  /* Exactly its pieces came from the mirror, nothing else. */
+  g_assert_cmpuint (test_mirror_bytes_sent (fx.mirror) - mirror_before, <=, (guint64) held * PIECE);
+  g_assert_cmpuint (test_mirror_bytes_sent (fx.mirror) - mirror_before, >=,
+                    (guint64) (held - 1) * PIECE);
+  g_assert_cmpuint (atlas_donor_get_fetched_this_month (fx.donor), >=,
+                    (guint64) (held - 1) * PIECE);
+  g_assert_cmpuint (g_list_model_get_n_items (atlas_donor_get_causes (fx.donor)), ==, 1);
+}
+
+static void
+test_serves_downloader (void)
+{
+  g_autofree char *out_dir = test_make_temp_dir ();
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasSession) session = NULL;
+  g_autoptr (AtlasPeerIdentity) identity = NULL;
+  g_autoptr (AtlasTrackerClient) tracker = NULL;
+  g_autoptr (AtlasSwarm) swarm = NULL;
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autoptr (GError) error = NULL;
+  AtlasIceConfig ice = { .local_addresses = local_addresses, .mode = ATLAS_ICE_MODE_DIRECT };
+  /* A slow mirror: the donor's pieces arrive by peer long before it would
+   * send them. */
+  g_autofree char *url = test_mirror_url (fx.mirror, "rate=256K", "donated.bin");
+  AtlasDownload *download;
+  AtlasDownloadState state;
+  guint64 served_before = atlas_donor_get_bytes_served (fx.donor);
+
+  atlas_settings_set_download_directory (settings, out_dir);
+  session = test_open_session (NULL, settings, &error);
+  g_assert_no_error (error);
+  identity = atlas_peer_identity_new_ephemeral (&error);
+  g_assert_no_error (error);
+  tracker = atlas_tracker_client_new (fx.tracker->url, fx.tracker->token, NULL);
+  swarm = atlas_swarm_new (session, identity, tracker, &ice);
+  atlas_swarm_start (swarm);
+  atlas_session_start (session);
+  atlas_request_add_url (request, url, 1, NULL);
+  atlas_request_set_size (request, FILE_SIZE);
+  atlas_request_set_pieces (request, ATLAS_HASH_SHA256, PIECE, fx.pieces);
+  atlas_request_add_checksum (request, &fx.sum);
+  atlas_request_set_filename (request, "donated.bin");
+  download = atlas_session_add (session, request, &error);
+  g_assert_no_error (error);
+
+  state = test_wait_for_end (download, 60);
+  g_assert_cmpint (state, ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fx.sum));
+  g_test_message ("downloader: %" G_GUINT64_FORMAT " bytes from peers, %" G_GUINT64_FORMAT
+                  " from the mirror; donor served %" G_GUINT64_FORMAT,
+                  atlas_download_get_bytes_from_peers (download),
+                  atlas_download_get_bytes_from_mirrors (download),
+                  atlas_donor_get_bytes_served (fx.donor) - served_before);
+  g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >=, PIECE);
+  g_assert_cmpuint (atlas_donor_get_bytes_served (fx.donor) - served_before, >=, PIECE);
+  test_run_for (1200);
+  g_assert_cmpuint (atlas_donor_get_downloads_helped (fx.donor), >=, 1);
+
+  atlas_swarm_stop (swarm);
+  test_close_session (g_steal_pointer (&session));
+  test_remove_tree (out_dir);
+}
+
+static gboolean
+disk_within_two_pieces (void)
+{
+  return cache_disk_bytes () <= 2 * PIECE;
+}
+
+static void
+test_lower_cap_drops_at_once (void)
+{
+  guint64 before = cache_disk_bytes ();
+
+  g_assert_cmpuint (before, >, 2 * PIECE);
+  atlas_donor_set_storage_cap (fx.donor, 2 * PIECE);
+  /* The cap is applied before anything else happens on the loop... */
+  g_assert_cmpuint (atlas_download_get_n_wanted_pieces (donor_download ()), <=, 2);
+  /* ...and the holes are punched by a worker within moments. */
+  g_assert_true (wait_for (disk_within_two_pieces, 3));
+  g_test_message ("disk: %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT " bytes", before,
+                  cache_disk_bytes ());
+  /* It stays there while the tracker catches up with the new offer. */
+  for (guint i = 0; i < 60; i++)
+    {
+      test_run_for (100);
+      g_assert_cmpuint (cache_disk_bytes (), <=, 2 * PIECE);
+      g_assert_cmpuint (atlas_donor_get_storage_used (fx.donor), <=, 2 * PIECE);
+    }
+}
+
+static gboolean
+paused (void)
+{
+  return !donating ();
+}
+
+static void
+test_pause_policy (void)
+{
+  AtlasDownload *download;
+
+  g_assert_true (wait_for (donating, 10));
+  _atlas_donor_set_conditions (fx.donor, TRUE, FALSE);
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_METERED);
+  g_assert_cmpstr (atlas_donor_get_pause_text (fx.donor), ==, "paused: the network is metered");
+  download = donor_download ();
+  if (download != NULL)
+    g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_PAUSED);
+
+  _atlas_donor_set_conditions (fx.donor, FALSE, FALSE);
+  g_assert_true (wait_for (donating, 10));
+
+  _atlas_donor_set_conditions (fx.donor, FALSE, TRUE);
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_POWER_SAVER);
+  _atlas_donor_set_conditions (fx.donor, FALSE, FALSE);
+  g_assert_true (wait_for (donating, 10));
+
+  /* The overrides: both conditions at once, and donating goes on. */
+  atlas_donor_set_pause_on_metered (fx.donor, FALSE);
+  atlas_donor_set_pause_on_power_saver (fx.donor, FALSE);
+  _atlas_donor_set_conditions (fx.donor, TRUE, TRUE);
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_NONE);
+  test_run_for (1500);
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_NONE);
+
+  atlas_donor_set_enabled (fx.donor, FALSE);
+  g_assert_true (paused ());
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_DISABLED);
+  atlas_donor_set_enabled (fx.donor, TRUE);
+  g_assert_true (wait_for (donating, 10));
+}
+
+/* The upload limiter as the peer sessions drive it: a block goes out
+ * whenever the delay is 0. Over simulated time, no 1 s window carries more
+ * than the rate plus one burst plus one block. */
+static void
+test_limiter_burst (void)
+{
+  const guint64 rate = 1024 * 1024;
+  const gsize block = 64 * 1024;
+  AtlasRateLimiter limiter;
+  g_autoptr (GArray) sent = g_array_new (FALSE, TRUE, sizeof (guint64)); /* bytes per ms */
+  gint64 start = 1000 * G_USEC_PER_SEC;
+  guint64 worst = 0;
+
+  atlas_rate_limiter_init (&limiter, rate);
+  g_array_set_size (sent, 5000);
+  for (guint ms = 0; ms < 5000; ms++)
+    while (atlas_rate_limiter_delay (&limiter, start + ms * 1000) == 0)
+      {
+        atlas_rate_limiter_consume (&limiter, block);
+        g_array_index (sent, guint64, ms) += block;
+      }
+  for (guint from = 0; from + 1000 <= 5000; from++)
+    {
+      guint64 window = 0;
+
+      for (guint ms = from; ms < from + 1000; ms++)
+        window += g_array_index (sent, guint64, ms);
+      worst = MAX (worst, window);
+    }
+  g_test_message ("worst 1 s window: %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT " B/s",
+                  worst, rate);
+  g_assert_cmpuint (worst, <=, rate + atlas_rate_limiter_burst (rate) + block);
+  g_assert_cmpuint (worst, >=, rate - block);
+  g_assert_cmpuint (limiter.total, >=, 4 * rate);
+}
+
+/* An allowance shared by two limiters (upload and fetch): once it is spent
+ * neither lets anything through, whatever the rate. */
+static void
+test_limiter_allowance (void)
+{
+  AtlasAllowance allowance = { .left = 100 * 1024 };
+  AtlasRateLimiter up, down;
+  guint64 passed = 0;
+
+  atlas_rate_limiter_init (&up, 0);
+  atlas_rate_limiter_init (&down, 0);
+  atlas_rate_limiter_set_allowance (&up, &allowance);
+  atlas_rate_limiter_set_allowance (&down, &allowance);
+  for (guint i = 0; i < 100; i++)
+    {
+      AtlasRateLimiter *limiter = i % 2 ? &up : &down;
+
+      if (atlas_rate_limiter_delay (limiter, i) == 0 && atlas_rate_limiter_may_receive (limiter, i))
+        {
+          atlas_rate_limiter_consume (limiter, 16 * 1024);
+          passed += 16 * 1024;
+        }
+    }
+  g_assert_cmpuint (passed, ==, 112 * 1024); /* 100 KiB, the last block in debt */
+  g_assert_cmpuint (up.total + down.total, ==, passed);
+  g_assert_cmpint (atlas_rate_limiter_delay (&up, 0), ==, ATLAS_RATE_LIMITER_ALLOWANCE_RETRY_US);
+  g_assert_false (atlas_rate_limiter_may_receive (&down, 0));
+  allowance.left += 64 * 1024;
+  g_assert_true (atlas_rate_limiter_may_receive (&down, 0));
+}
+
+/* A run that died after reserving budget on disk: the restart counts the
+ * whole reservation as spent; last month's spending does not count. */
+static void
+test_ledger_restart (void)
+{
+  g_autofree char *dir = test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "budget.ini", NULL);
+  g_autofree char *month = _atlas_donor_ledger_month_now ();
+  g_autofree char *text = g_strdup_printf ("[budget]\nmonth=%s\nuploaded=100\nfetched=200\n"
+                                           "unaccounted=0\nreserved=1000\n",
+                                           month);
+  AtlasDonorLedger ledger = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  g_assert_true (_atlas_donor_ledger_load (&ledger, path, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ledger.uploaded, ==, 100);
+  g_assert_cmpuint (ledger.fetched, ==, 200);
+  g_assert_cmpuint (_atlas_donor_ledger_used (&ledger), ==, 1000);
+  _atlas_donor_ledger_clear (&ledger);
+
+  g_assert_true (g_file_set_contents (
+      path, "[budget]\nmonth=1999-01\nuploaded=5\nfetched=5\nreserved=10\n", -1, NULL));
+  g_assert_true (_atlas_donor_ledger_load (&ledger, path, &error));
+  g_assert_cmpuint (_atlas_donor_ledger_used (&ledger), ==, 0);
+  g_assert_cmpstr (ledger.month, ==, month);
+  _atlas_donor_ledger_clear (&ledger);
+  test_remove_tree (dir);
+}
+
+static void
+stopped_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  gboolean *done = data;
+
+  g_assert_true (atlas_donor_stop_finish (ATLAS_DONOR (source), result, NULL));
+  *done = TRUE;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *path = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr (GBytes) metalink = NULL;
+  g_autoptr (GError) error = NULL;
+  AtlasIceConfig ice = { .local_addresses = local_addresses, .mode = ATLAS_ICE_MODE_DIRECT };
+  g_autofree char *entry = NULL;
+  gboolean stopped = FALSE;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+
+  fx.tracker = test_tracker_start (g_getenv ("ATLAS_TRACKER"));
+  fx.mirror = test_mirror_start ();
+  fx.sum = test_make_file (fx.mirror->root, "donated.bin", FILE_SIZE, 5);
+  path = g_build_filename (fx.mirror->root, "donated.bin", NULL);
+  fx.pieces = test_piece_digests (path, PIECE);
+  url = test_mirror_url (fx.mirror, "-", "donated.bin");
+  metalink = test_make_metalink ("donated.bin", FILE_SIZE, PIECE, &fx.sum, fx.pieces, url);
+  test_tracker_publish (fx.tracker, "donated.bin", metalink);
+
+  fx.cache = test_make_temp_dir ();
+  fx.donor = atlas_donor_new (fx.cache, fx.tracker->url, fx.tracker->token, NULL, &ice, &error);
+  g_assert_no_error (error);
+  _atlas_donor_set_conditions (fx.donor, FALSE, FALSE);
+  /* The file as the cause: "anywhere" only covers files with downloaders,
+   * and the first test has none yet. */
+  entry = atlas_hex_encode (fx.sum.digest, 32);
+  {
+    const char *entries[] = { entry, NULL };
+
+    atlas_donor_set_causes (fx.donor, FALSE, entries, NULL);
+  }
+
+  g_test_add_func ("/donor/limiter-burst", test_limiter_burst);
+  g_test_add_func ("/donor/limiter-allowance", test_limiter_allowance);
+  g_test_add_func ("/donor/ledger-restart", test_ledger_restart);
+  g_test_add_func ("/donor/fetches-assigned-pieces", test_fetches_assigned_pieces);
+  g_test_add_func ("/donor/serves-downloader", test_serves_downloader);
+  g_test_add_func ("/donor/lower-cap-drops-at-once", test_lower_cap_drops_at_once);
+  g_test_add_func ("/donor/pause-policy", test_pause_policy);
+  status = g_test_run ();
+
+  atlas_donor_stop_async (fx.donor, NULL, stopped_cb, &stopped);
+  test_run_until (&stopped, 10);
+  g_clear_object (&fx.donor);
+  test_remove_tree (fx.cache);
+  g_free (fx.cache);
+  g_bytes_unref (fx.pieces);
+  test_mirror_stop (fx.mirror);
+  test_tracker_stop (fx.tracker);
+  return status;
+}
