@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "atlas-app-donor.h"
 #include "atlas-app-swarm.h"
 #include "atlas-config.h"
 #include "atlas-format.h"
@@ -20,6 +21,7 @@ struct _AtlasApplication
   AtlasSettings *engine_settings;
   AtlasSession *session;
   AtlasAppSwarm *swarm; /* peers; made with the session */
+  AtlasAppDonor *donor; /* donation; made at startup, it has its own queue */
   GError *open_error;
   GPtrArray *pending_files; /* GFile, opened before the queue was ready */
 
@@ -50,6 +52,12 @@ atlas_application_get_swarm (AtlasApplication *self)
   return self->swarm;
 }
 
+AtlasAppDonor *
+atlas_application_get_donor (AtlasApplication *self)
+{
+  return self->donor;
+}
+
 static AtlasWindow *
 main_window (AtlasApplication *self, gboolean create)
 {
@@ -63,6 +71,7 @@ main_window (AtlasApplication *self, gboolean create)
     return NULL;
   window = atlas_window_new (GTK_APPLICATION (self), self->settings);
   atlas_window_set_session (window, self->session);
+  atlas_window_set_donor (window, self->donor);
   return window;
 }
 
@@ -248,6 +257,18 @@ static void
 swarm_error_cb (AtlasAppSwarm *swarm, GParamSpec *pspec, AtlasApplication *self)
 {
   const char *error = atlas_app_swarm_get_error (swarm);
+  AtlasWindow *window = main_window (self, FALSE);
+
+  if (error != NULL && window != NULL)
+    atlas_window_show_toast (window, error);
+}
+
+/* Donation problems likewise; the Donate page also says them while they
+ * last. */
+static void
+donor_error_cb (AtlasAppDonor *donor, GParamSpec *pspec, AtlasApplication *self)
+{
+  const char *error = atlas_app_donor_get_error (donor);
   AtlasWindow *window = main_window (self, FALSE);
 
   if (error != NULL && window != NULL)
@@ -493,6 +514,19 @@ session_closed_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
+donor_stopped_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (AtlasApplication) self = user_data;
+
+  atlas_app_donor_shutdown_finish (ATLAS_APP_DONOR (source), result);
+  /* Closing persists progress and flushes the queue before we go. */
+  if (self->session != NULL)
+    atlas_session_close_async (self->session, NULL, session_closed_cb, g_object_ref (self));
+  else
+    g_application_quit (G_APPLICATION (self));
+}
+
+static void
 quit_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
 {
   AtlasApplication *self = user_data;
@@ -503,11 +537,8 @@ quit_action (GSimpleAction *action, GVariant *parameter, gpointer user_data)
   /* Peers hear goodbye before the downloads they were fed close. */
   if (self->swarm != NULL)
     atlas_app_swarm_shutdown (self->swarm);
-  /* Closing persists progress and flushes the queue before we go. */
-  if (self->session != NULL)
-    atlas_session_close_async (self->session, NULL, session_closed_cb, g_object_ref (self));
-  else
-    g_application_quit (G_APPLICATION (self));
+  /* The donor leaves the tracker and saves this month's budget first. */
+  atlas_app_donor_shutdown_async (self->donor, donor_stopped_cb, g_object_ref (self));
 }
 
 static const GActionEntry app_actions[] = {
@@ -550,6 +581,11 @@ atlas_application_startup (GApplication *application)
                            G_CALLBACK (metered_setting_changed_cb), self, 0);
   g_signal_connect_object (self, "window-added", G_CALLBACK (window_added_cb), self, 0);
 
+  /* Donation has its own queue and needs nothing of the user's; the window
+   * made later shows its figures. */
+  self->donor = atlas_app_donor_new (self->settings);
+  g_signal_connect_object (self->donor, "notify::error", G_CALLBACK (donor_error_cb), self, 0);
+
   /* The queue opens on a worker thread (SQLite); hold the app until then. */
   g_application_hold (application);
   atlas_session_open_async (path, self->engine_settings, NULL, session_opened_cb,
@@ -585,7 +621,7 @@ atlas_application_add_files (AtlasApplication *self, GFile **files, int n_files)
 
 typedef struct
 {
-  gboolean done;
+  guint pending; /* the donor and the queue */
   gboolean timed_out;
 } CloseWait;
 
@@ -595,7 +631,16 @@ closed_on_shutdown_cb (GObject *source, GAsyncResult *result, gpointer user_data
   CloseWait *wait = user_data;
 
   atlas_session_close_finish (ATLAS_SESSION (source), result, NULL);
-  wait->done = TRUE;
+  wait->pending--;
+}
+
+static void
+donor_stopped_on_shutdown_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  CloseWait *wait = user_data;
+
+  atlas_app_donor_shutdown_finish (ATLAS_APP_DONOR (source), result);
+  wait->pending--;
 }
 
 static gboolean
@@ -613,20 +658,30 @@ atlas_application_shutdown (GApplication *application)
 {
   AtlasApplication *self = ATLAS_APPLICATION (application);
 
-  if (self->session != NULL && !self->quitting)
+  if (!self->quitting && (self->session != NULL || self->donor != NULL))
     {
       /* On the heap: after a timeout the close may still report, later. */
       CloseWait *wait = g_new0 (CloseWait, 1);
       guint deadline;
 
       /* The main loop is ending without app.quit (the last window closed):
-       * close the queue here so the last progress is on disk. */
+       * stop donating and close the queue here, so the budget ledger and the
+       * last progress are on disk. */
       self->quitting = TRUE;
       if (self->swarm != NULL)
         atlas_app_swarm_shutdown (self->swarm);
       deadline = g_timeout_add_seconds (10, close_deadline_cb, wait);
-      atlas_session_close_async (self->session, NULL, closed_on_shutdown_cb, wait);
-      while (!wait->done && !wait->timed_out)
+      if (self->donor != NULL)
+        {
+          wait->pending++;
+          atlas_app_donor_shutdown_async (self->donor, donor_stopped_on_shutdown_cb, wait);
+        }
+      if (self->session != NULL)
+        {
+          wait->pending++;
+          atlas_session_close_async (self->session, NULL, closed_on_shutdown_cb, wait);
+        }
+      while (wait->pending > 0 && !wait->timed_out)
         g_main_context_iteration (NULL, TRUE);
       if (!wait->timed_out)
         {
@@ -643,6 +698,7 @@ atlas_application_dispose (GObject *object)
   AtlasApplication *self = ATLAS_APPLICATION (object);
 
   g_clear_object (&self->swarm);
+  g_clear_object (&self->donor);
   g_clear_object (&self->session);
   g_clear_object (&self->engine_settings);
   g_clear_object (&self->settings);

@@ -6,12 +6,15 @@
  * (the SQLite queue), binds GSettings onto the engine's settings, sends
  * notifications, inhibits suspend while downloads run and pauses on metered
  * networks unless the user allows them. With the queue it starts the
- * peer-to-peer controller (AtlasAppSwarm), which follows the peer settings.
+ * peer-to-peer controller (AtlasAppSwarm), which follows the peer settings;
+ * at startup the donation controller (AtlasAppDonor), which follows the
+ * donate-* settings.
  */
 #pragma once
 
 #include <adwaita.h>
 
+#include "atlas-app-donor.h"
 #include "atlas-app-swarm.h"
 #include "atlas.h"
 
@@ -27,6 +30,8 @@ AtlasSession *atlas_application_get_session (AtlasApplication *self);
 GSettings *atlas_application_get_settings (AtlasApplication *self);
 /* The peer-to-peer controller; NULL until the queue has been opened. */
 AtlasAppSwarm *atlas_application_get_swarm (AtlasApplication *self);
+/* The donation controller; made at startup. */
+AtlasAppDonor *atlas_application_get_donor (AtlasApplication *self);
 
 /* Adds downloads for @files (URLs as GFiles for their URIs, or local Metalink,
  * SUMS-free files) into the queue, reporting problems on the active window. */

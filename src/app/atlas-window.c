@@ -47,6 +47,14 @@ atlas_window_set_session (AtlasWindow *self, AtlasSession *session)
   atlas_verify_page_set_session (self->verify_page, session);
 }
 
+void
+atlas_window_set_donor (AtlasWindow *self, AtlasAppDonor *donor)
+{
+  g_return_if_fail (ATLAS_IS_WINDOW (self));
+
+  atlas_donate_page_set_donor (ATLAS_DONATE_PAGE (adw_bin_get_child (self->donate_bin)), donor);
+}
+
 AtlasSession *
 atlas_window_get_session (AtlasWindow *self)
 {

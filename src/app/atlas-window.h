@@ -5,8 +5,9 @@
 
 #include <adwaita.h>
 
-#include "atlas.h"
+#include "atlas-app-donor.h"
 #include "atlas-queue-page.h"
+#include "atlas.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,8 @@ void atlas_window_set_session (AtlasWindow *self, AtlasSession *session);
 AtlasSession *atlas_window_get_session (AtlasWindow *self);
 GSettings *atlas_window_get_settings (AtlasWindow *self);
 AtlasQueuePage *atlas_window_get_queue_page (AtlasWindow *self);
+/* The donation controller whose figures the Donate page shows (nullable). */
+void atlas_window_set_donor (AtlasWindow *self, AtlasAppDonor *donor);
 
 void atlas_window_show_toast (AtlasWindow *self, const char *text);
 /* Shows a download's details (switching to the downloads page). */
