@@ -15,6 +15,9 @@ void _atlas_donor_cause_update (AtlasDonorCause *self, guint64 storage_used, gui
 /* Tests: stop following the system's network and power monitors and use
  * these values instead. */
 void _atlas_donor_set_conditions (AtlasDonor *self, gboolean metered, gboolean power_saver);
+/* Tests: how long a failed partial download waits before it is tried
+ * again (doubling per failure up to @max_us). */
+void _atlas_donor_set_retry_delays (AtlasDonor *self, gint64 min_us, gint64 max_us);
 /* The cache's own session (NULL until opened). */
 AtlasSession *_atlas_donor_get_session (AtlasDonor *self);
 

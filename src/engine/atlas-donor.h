@@ -62,13 +62,17 @@ AtlasDonor *atlas_donor_new (const char *cache_dir, const char *tracker_url, con
  * the donation and serves. Errors opening the queue are reported by
  * "failed" (const GError *). */
 void atlas_donor_start (AtlasDonor *self);
-/* Leaves the tracker and every swarm, saves the ledger and closes the
- * cache's queue. */
+/* Withdraws the offer, leaves every swarm, saves the ledger and closes the
+ * cache's queue, keeping its files. Completes once the queue's lock is
+ * released, so a new donor on the same cache may start from the callback.
+ * Start again only after it completed. */
 void atlas_donor_stop_async (AtlasDonor *self, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data);
 gboolean atlas_donor_stop_finish (AtlasDonor *self, GAsyncResult *result, GError **error);
 
 /* Settings; each applies at once and is offered to the tracker. */
+/* FALSE (the user turns donation off) also deletes every file of the cache;
+ * a pause (metered, power saver, budget, offline) keeps them. */
 void atlas_donor_set_enabled (AtlasDonor *self, gboolean enabled);
 /* Bytes the cache may hold; lowering it drops pieces at once. */
 void atlas_donor_set_storage_cap (AtlasDonor *self, guint64 bytes);

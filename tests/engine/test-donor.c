@@ -2,8 +2,10 @@
  * test mirror, a donor, and a downloader with its own session and swarm, on
  * 127.0.0.1. What a user would notice: the donor holds exactly the pieces the
  * tracker assigned it and no more than its storage cap (on disk), a
- * downloader gets bytes from it, lowering the cap frees disk at once, and a
- * metered network or power saver pauses it unless overridden. */
+ * downloader gets bytes from it, lowering the cap frees disk at once, a
+ * metered network or power saver pauses it unless overridden and a pause
+ * keeps the cache, the monthly budget holds when uploads spend it, a stopped
+ * donor lets go of its cache at once, and a failed file is tried again. */
 #include "atlas-test-tracker.h"
 #include "atlas-test-util.h"
 
@@ -14,6 +16,7 @@
 #include "atlas-rate-limiter.h"
 #include "atlas-swarm.h"
 
+#include <libsoup/soup.h>
 #include <sys/stat.h>
 
 #define PIECE (256 * 1024)
@@ -94,6 +97,118 @@ donating (void)
   return atlas_donor_get_pause_reason (fx.donor) == ATLAS_DONOR_PAUSE_NONE;
 }
 
+/* ---- the tracker's side ------------------------------------------------------ */
+
+static void
+metrics_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GBytes **body = user_data;
+  g_autoptr (GError) error = NULL;
+
+  *body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_assert_no_error (error);
+}
+
+/* One sample of the tracker's /metrics, e.g. atlas_tracker_donors. */
+static double
+tracker_metric (const char *name)
+{
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autofree char *url = g_strconcat (fx.tracker->url, "/metrics", NULL);
+  g_autoptr (SoupMessage) message = soup_message_new ("GET", url);
+  g_autofree char *needle = g_strconcat ("\n", name, " ", NULL);
+  g_autoptr (GBytes) body = NULL;
+  g_autofree char *text = NULL;
+  const char *line;
+
+  soup_session_send_and_read_async (session, message, G_PRIORITY_DEFAULT, NULL, metrics_read_cb,
+                                    &body);
+  for (guint i = 0; i < 400 && body == NULL; i++)
+    test_run_for (25);
+  g_assert_nonnull (body);
+  g_assert_cmpuint (soup_message_get_status (message), ==, SOUP_STATUS_OK);
+  text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  line = strstr (text, needle);
+  g_assert_nonnull (line);
+  return g_ascii_strtod (line + strlen (needle), NULL);
+}
+
+/* The tracker's allocation counts @donors offering donors (it updates the
+ * figure when it has sent that run's assignments). */
+static gboolean
+tracker_counts_donors (double donors, guint timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + timeout_s * G_USEC_PER_SEC;
+  double seen;
+
+  while ((seen = tracker_metric ("atlas_tracker_donors")) != donors
+         && g_get_monotonic_time () < deadline)
+    test_run_for (200);
+  if (seen != donors)
+    g_test_message ("the tracker counts %g donors, not %g", seen, donors);
+  return seen == donors;
+}
+
+/* ---- a downloader ------------------------------------------------------------- */
+
+typedef struct
+{
+  char *out_dir;
+  AtlasSession *session;
+  AtlasPeerIdentity *identity;
+  AtlasTrackerClient *tracker;
+  AtlasSwarm *swarm;
+  AtlasDownload *download; /* the session keeps it */
+} Downloader;
+
+/* A downloader of the donated file with its own session and swarm; its
+ * mirror is slow (256 KiB/s), so the donor is its fast source. */
+static Downloader *
+downloader_start (void)
+{
+  Downloader *downloader = g_new0 (Downloader, 1);
+  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
+  g_autoptr (AtlasRequest) request = atlas_request_new ();
+  g_autoptr (GError) error = NULL;
+  AtlasIceConfig ice = { .local_addresses = local_addresses, .mode = ATLAS_ICE_MODE_DIRECT };
+  g_autofree char *url = test_mirror_url (fx.mirror, "rate=256K", "donated.bin");
+
+  downloader->out_dir = test_make_temp_dir ();
+  atlas_settings_set_download_directory (settings, downloader->out_dir);
+  downloader->session = test_open_session (NULL, settings, &error);
+  g_assert_no_error (error);
+  downloader->identity = atlas_peer_identity_new_ephemeral (&error);
+  g_assert_no_error (error);
+  downloader->tracker = atlas_tracker_client_new (fx.tracker->url, fx.tracker->token, NULL);
+  downloader->swarm =
+      atlas_swarm_new (downloader->session, downloader->identity, downloader->tracker, &ice);
+  atlas_swarm_start (downloader->swarm);
+  atlas_session_start (downloader->session);
+  atlas_request_add_url (request, url, 1, NULL);
+  atlas_request_set_size (request, FILE_SIZE);
+  atlas_request_set_pieces (request, ATLAS_HASH_SHA256, PIECE, fx.pieces);
+  atlas_request_add_checksum (request, &fx.sum);
+  atlas_request_set_filename (request, "donated.bin");
+  downloader->download = atlas_session_add (downloader->session, request, &error);
+  g_assert_no_error (error);
+  return downloader;
+}
+
+static void
+downloader_stop (Downloader *downloader)
+{
+  atlas_swarm_stop (downloader->swarm);
+  g_clear_object (&downloader->swarm);
+  test_close_session (g_steal_pointer (&downloader->session));
+  g_clear_object (&downloader->tracker);
+  g_clear_object (&downloader->identity);
+  test_remove_tree (downloader->out_dir);
+  g_free (downloader->out_dir);
+  g_free (downloader);
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
 static void
 test_fetches_assigned_pieces (void)
 {
@@ -128,38 +243,10 @@ test_fetches_assigned_pieces (void)
 static void
 test_serves_downloader (void)
 {
-  g_autofree char *out_dir = test_make_temp_dir ();
-  g_autoptr (AtlasSettings) settings = atlas_settings_new ();
-  g_autoptr (AtlasSession) session = NULL;
-  g_autoptr (AtlasPeerIdentity) identity = NULL;
-  g_autoptr (AtlasTrackerClient) tracker = NULL;
-  g_autoptr (AtlasSwarm) swarm = NULL;
-  g_autoptr (AtlasRequest) request = atlas_request_new ();
-  g_autoptr (GError) error = NULL;
-  AtlasIceConfig ice = { .local_addresses = local_addresses, .mode = ATLAS_ICE_MODE_DIRECT };
-  /* A slow mirror: the donor's pieces arrive by peer long before it would
-   * send them. */
-  g_autofree char *url = test_mirror_url (fx.mirror, "rate=256K", "donated.bin");
-  AtlasDownload *download;
+  Downloader *downloader = downloader_start ();
+  AtlasDownload *download = downloader->download;
   AtlasDownloadState state;
   guint64 served_before = atlas_donor_get_bytes_served (fx.donor);
-
-  atlas_settings_set_download_directory (settings, out_dir);
-  session = test_open_session (NULL, settings, &error);
-  g_assert_no_error (error);
-  identity = atlas_peer_identity_new_ephemeral (&error);
-  g_assert_no_error (error);
-  tracker = atlas_tracker_client_new (fx.tracker->url, fx.tracker->token, NULL);
-  swarm = atlas_swarm_new (session, identity, tracker, &ice);
-  atlas_swarm_start (swarm);
-  atlas_session_start (session);
-  atlas_request_add_url (request, url, 1, NULL);
-  atlas_request_set_size (request, FILE_SIZE);
-  atlas_request_set_pieces (request, ATLAS_HASH_SHA256, PIECE, fx.pieces);
-  atlas_request_add_checksum (request, &fx.sum);
-  atlas_request_set_filename (request, "donated.bin");
-  download = atlas_session_add (session, request, &error);
-  g_assert_no_error (error);
 
   state = test_wait_for_end (download, 60);
   g_assert_cmpint (state, ==, ATLAS_DOWNLOAD_COMPLETE);
@@ -173,10 +260,130 @@ test_serves_downloader (void)
   g_assert_cmpuint (atlas_donor_get_bytes_served (fx.donor) - served_before, >=, PIECE);
   test_run_for (1200);
   g_assert_cmpuint (atlas_donor_get_downloads_helped (fx.donor), >=, 1);
+  downloader_stop (downloader);
+}
 
-  atlas_swarm_stop (swarm);
-  test_close_session (g_steal_pointer (&session));
-  test_remove_tree (out_dir);
+static guint64
+budget_used (void)
+{
+  return atlas_donor_get_uploaded_this_month (fx.donor)
+         + atlas_donor_get_fetched_this_month (fx.donor);
+}
+
+/* The budget runs out by uploading: the donor's cache is full (fetched
+ * under a generous budget), then the budget is lowered to what is spent
+ * plus a little while a downloader pulls from it. Uploaded + fetched never
+ * passes the budget, and the donor says the budget is spent. */
+static void
+test_budget_through_upload (void)
+{
+  Downloader *downloader;
+  guint64 uploaded_before;
+  guint64 budget;
+  guint64 most = 0;
+
+  atlas_donor_set_monthly_budget (fx.donor, (guint64) 1 << 30);
+  g_assert_true (wait_for (donor_settled, 20));
+  g_assert_true (wait_for (donating, 10));
+  uploaded_before = atlas_donor_get_uploaded_this_month (fx.donor);
+  /* The donor keeps two of the largest blocks out of any budget and calls
+   * it spent below 64 KiB: this leaves two pieces to upload. */
+  budget = budget_used () + 2 * (guint64) ATLAS_PEER_MAX_BLOCK + 64 * 1024 + 2 * PIECE;
+  atlas_donor_set_monthly_budget (fx.donor, budget);
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_NONE);
+
+  downloader = downloader_start ();
+  for (guint i = 0; i < 600 && atlas_donor_get_pause_reason (fx.donor) != ATLAS_DONOR_PAUSE_BUDGET;
+       i++)
+    {
+      test_run_for (50);
+      most = MAX (most, budget_used ());
+      g_assert_cmpuint (budget_used (), <=, budget);
+    }
+  g_test_message ("budget %" G_GUINT64_FORMAT ": spent %" G_GUINT64_FORMAT
+                  ", uploaded %" G_GUINT64_FORMAT " of it to the downloader (%" G_GUINT64_FORMAT
+                  " from peers)",
+                  budget, most, atlas_donor_get_uploaded_this_month (fx.donor) - uploaded_before,
+                  atlas_download_get_bytes_from_peers (downloader->download));
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_BUDGET);
+  g_assert_cmpstr (atlas_donor_get_pause_text (fx.donor), ==,
+                   "paused: this month's budget is spent");
+  /* It was the uploads that spent it. */
+  g_assert_cmpuint (atlas_donor_get_uploaded_this_month (fx.donor) - uploaded_before, >=, PIECE);
+  /* And nothing more goes out while the downloader still wants it. */
+  for (guint i = 0; i < 20; i++)
+    {
+      test_run_for (100);
+      g_assert_cmpuint (budget_used (), <=, budget);
+    }
+  g_assert_cmpint (atlas_download_get_state (downloader->download), !=, ATLAS_DOWNLOAD_COMPLETE);
+  downloader_stop (downloader);
+
+  /* No budget: donating again, with the cache as it was. */
+  atlas_donor_set_monthly_budget (fx.donor, 0);
+  g_assert_true (wait_for (donating, 10));
+}
+
+static gboolean
+bytes_equal (GBytes *a, GBytes *b)
+{
+  return a != NULL && b != NULL && g_bytes_equal (a, b);
+}
+
+/* A metered network pauses donation without emptying the cache: the files
+ * stay on disk while the tracker, which no longer counts the donor, assigns
+ * it nothing; on resume the tracker keeps the same pieces with it, and the
+ * origin is not asked for them again. */
+static void
+test_pause_keeps_cache (void)
+{
+  AtlasDownload *download;
+  g_autoptr (GBytes) held = NULL;
+  g_autoptr (GBytes) wanted = NULL;
+  g_autoptr (GBytes) held_after = NULL;
+  g_autoptr (GBytes) wanted_after = NULL;
+  guint64 disk;
+  guint64 mirror_before;
+
+  g_assert_true (wait_for (donor_settled, 40));
+  g_assert_true (tracker_counts_donors (1, 10));
+  download = donor_download ();
+  held = atlas_download_dup_peer_bits (download);
+  wanted = atlas_download_dup_wanted_pieces (download);
+  disk = cache_disk_bytes ();
+  mirror_before = test_mirror_bytes_sent (fx.mirror);
+  g_assert_cmpuint (disk, >, 0);
+
+  _atlas_donor_set_conditions (fx.donor, TRUE, FALSE);
+  g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_METERED);
+  g_assert_true (tracker_counts_donors (0, 10));
+  /* Time for the tracker's empty assignment to arrive, and more. */
+  test_run_for (1500);
+  g_assert_true (donor_download () == download);
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_PAUSED);
+  g_assert_cmpuint (cache_disk_bytes (), ==, disk);
+  held_after = atlas_download_dup_peer_bits (download);
+  wanted_after = atlas_download_dup_wanted_pieces (download);
+  g_assert_true (bytes_equal (held, held_after));
+  g_assert_true (bytes_equal (wanted, wanted_after));
+  g_clear_pointer (&held_after, g_bytes_unref);
+  g_clear_pointer (&wanted_after, g_bytes_unref);
+
+  _atlas_donor_set_conditions (fx.donor, FALSE, FALSE);
+  g_assert_true (wait_for (donating, 10));
+  g_assert_true (tracker_counts_donors (1, 10));
+  /* The assignment after the resume has been applied by now. */
+  test_run_for (2000);
+  g_assert_true (wait_for (donor_settled, 10));
+  held_after = atlas_download_dup_peer_bits (donor_download ());
+  wanted_after = atlas_download_dup_wanted_pieces (donor_download ());
+  g_test_message ("disk %" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
+                  " bytes; the mirror sent %" G_GUINT64_FORMAT " more",
+                  disk, cache_disk_bytes (), test_mirror_bytes_sent (fx.mirror) - mirror_before);
+  g_assert_true (bytes_equal (held, held_after));
+  g_assert_true (bytes_equal (wanted, wanted_after));
+  g_assert_cmpuint (cache_disk_bytes (), ==, disk);
+  g_assert_cmpuint (test_mirror_bytes_sent (fx.mirror), ==, mirror_before);
 }
 
 static gboolean
@@ -205,6 +412,12 @@ test_lower_cap_drops_at_once (void)
       g_assert_cmpuint (cache_disk_bytes (), <=, 2 * PIECE);
       g_assert_cmpuint (atlas_donor_get_storage_used (fx.donor), <=, 2 * PIECE);
     }
+}
+
+static gboolean
+cache_empty (void)
+{
+  return cache_disk_bytes () == 0;
 }
 
 static gboolean
@@ -242,9 +455,12 @@ test_pause_policy (void)
   test_run_for (1500);
   g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_NONE);
 
+  /* Turned off, unlike paused: the cache is emptied, files and all. */
   atlas_donor_set_enabled (fx.donor, FALSE);
   g_assert_true (paused ());
   g_assert_cmpint (atlas_donor_get_pause_reason (fx.donor), ==, ATLAS_DONOR_PAUSE_DISABLED);
+  g_assert_null (donor_download ());
+  g_assert_true (wait_for (cache_empty, 3));
   atlas_donor_set_enabled (fx.donor, TRUE);
   g_assert_true (wait_for (donating, 10));
 }
@@ -356,6 +572,179 @@ stopped_cb (GObject *source, GAsyncResult *result, gpointer data)
   *done = TRUE;
 }
 
+static void
+failed_cb (AtlasDonor *donor, const GError *error, gpointer data)
+{
+  GError **failure = data;
+
+  if (*failure == NULL)
+    *failure = g_error_copy (error);
+}
+
+static GError *failure;
+
+static AtlasDonor *
+make_donor (void)
+{
+  AtlasIceConfig ice = { .local_addresses = local_addresses, .mode = ATLAS_ICE_MODE_DIRECT };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *entry = atlas_hex_encode (fx.sum.digest, 32);
+  const char *entries[] = { entry, NULL };
+  AtlasDonor *donor =
+      atlas_donor_new (fx.cache, fx.tracker->url, fx.tracker->token, NULL, &ice, &error);
+
+  g_assert_no_error (error);
+  _atlas_donor_set_conditions (donor, FALSE, FALSE);
+  atlas_donor_set_causes (donor, FALSE, entries, NULL);
+  atlas_donor_set_storage_cap (donor, 6 * PIECE);
+  g_signal_connect (donor, "failed", G_CALLBACK (failed_cb), &failure);
+  return donor;
+}
+
+static void
+stop_donor (AtlasDonor *donor)
+{
+  gboolean stopped = FALSE;
+
+  atlas_donor_stop_async (donor, NULL, stopped_cb, &stopped);
+  g_assert_true (test_run_until (&stopped, 20));
+}
+
+static gboolean
+donor_opened_or_failed (void)
+{
+  return _atlas_donor_get_session (fx.donor) != NULL || failure != NULL;
+}
+
+/* Makes and starts the next donor from inside the previous one's stop
+ * callback: the earliest moment a program can. */
+static void
+restart_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  gboolean *restarted = data;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (atlas_donor_stop_finish (ATLAS_DONOR (source), result, &error));
+  g_assert_no_error (error);
+  g_clear_object (&fx.donor);
+  fx.donor = make_donor ();
+  atlas_donor_start (fx.donor);
+  *restarted = TRUE;
+}
+
+/* A stopped donor has let go of its cache when the stop completes: a new
+ * donor on the same directory opens it at once, however quickly it comes;
+ * and a stop while the queue is still opening completes (and lets go) too. */
+static void
+test_stop_then_restart (void)
+{
+  for (guint round = 0; round < 5; round++)
+    {
+      gint64 start = g_get_monotonic_time ();
+      gboolean restarted = FALSE;
+
+      atlas_donor_stop_async (fx.donor, NULL, restart_cb, &restarted);
+      g_assert_true (test_run_until (&restarted, 20));
+      g_assert_true (wait_for (donor_opened_or_failed, 10));
+      g_assert_no_error (failure);
+      g_test_message ("round %u: stopped and opened again in %" G_GINT64_FORMAT " ms", round,
+                      (g_get_monotonic_time () - start) / 1000);
+    }
+
+  /* Stopped right after it started, while its queue opens. */
+  stop_donor (fx.donor);
+  g_clear_object (&fx.donor);
+  fx.donor = make_donor ();
+  atlas_donor_start (fx.donor);
+  stop_donor (fx.donor);
+  g_assert_null (_atlas_donor_get_session (fx.donor));
+  g_clear_object (&fx.donor);
+  fx.donor = make_donor ();
+  atlas_donor_start (fx.donor);
+  g_assert_true (wait_for (donor_opened_or_failed, 10));
+  g_assert_no_error (failure);
+  /* What the cache held is still there for the new donor to serve. */
+  g_assert_true (wait_for (donor_settled, 30));
+}
+
+static char *late_entry;
+
+static AtlasDownload *
+late_download (void)
+{
+  AtlasSession *session = _atlas_donor_get_session (fx.donor);
+
+  for (guint i = 0; session != NULL && i < g_list_model_get_n_items (G_LIST_MODEL (session)); i++)
+    {
+      g_autoptr (AtlasDownload) download = g_list_model_get_item (G_LIST_MODEL (session), i);
+
+      if (g_str_has_suffix (atlas_download_get_path (download), late_entry))
+        return download; /* the session keeps it */
+    }
+  return NULL;
+}
+
+static gboolean
+late_failed (void)
+{
+  AtlasDownload *download = late_download ();
+
+  return download != NULL && atlas_download_get_state (download) == ATLAS_DOWNLOAD_FAILED;
+}
+
+static gboolean
+late_settled (void)
+{
+  AtlasDownload *download = late_download ();
+
+  return download != NULL && atlas_download_get_state (download) != ATLAS_DOWNLOAD_FAILED
+         && atlas_download_get_n_wanted_pieces (download) > 0
+         && atlas_download_get_n_held_pieces (download)
+                == atlas_download_get_n_wanted_pieces (download);
+}
+
+/* A file whose mirror does not have it yet: the donor's partial download
+ * fails, and is tried again after a back-off (shortened here to 1 s) until
+ * the mirror has it. */
+static void
+test_retries_failed_download (void)
+{
+  g_autofree char *dir = test_make_temp_dir ();
+  g_autofree char *path = g_build_filename (dir, "late.bin", NULL);
+  g_autofree char *url = test_mirror_url (fx.mirror, "-", "late.bin");
+  g_autoptr (GBytes) pieces = NULL;
+  g_autoptr (GBytes) metalink = NULL;
+  AtlasChecksum sum = test_make_file (dir, "late.bin", FILE_SIZE, 7);
+  gint64 failed_at;
+
+  pieces = test_piece_digests (path, PIECE);
+  metalink = test_make_metalink ("late.bin", FILE_SIZE, PIECE, &sum, pieces, url);
+  test_tracker_publish (fx.tracker, "late.bin", metalink);
+  late_entry = atlas_hex_encode (sum.digest, 32);
+  _atlas_donor_set_retry_delays (fx.donor, G_USEC_PER_SEC, 4 * G_USEC_PER_SEC);
+  {
+    const char *entries[] = { late_entry, NULL };
+
+    atlas_donor_set_causes (fx.donor, FALSE, entries, NULL);
+  }
+  g_assert_true (wait_for (late_failed, 30));
+  failed_at = g_get_monotonic_time ();
+  g_test_message ("failed: %s", atlas_download_get_error_message (late_download ()));
+
+  /* Failed again and again while the mirror lacks it, but only as often
+   * as the back-off allows... */
+  test_run_for (2500);
+  g_assert_true (late_download () != NULL);
+  /* ...and held once the mirror has it. */
+  test_make_file (fx.mirror->root, "late.bin", FILE_SIZE, 7);
+  g_assert_true (wait_for (late_settled, 20));
+  g_test_message ("held %u pieces %" G_GINT64_FORMAT " ms after the first failure",
+                  atlas_download_get_n_held_pieces (late_download ()),
+                  (g_get_monotonic_time () - failed_at) / 1000);
+  test_remove_tree (dir);
+  g_clear_pointer (&late_entry, g_free);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -396,9 +785,13 @@ main (int argc, char **argv)
   g_test_add_func ("/donor/limiter-allowance", test_limiter_allowance);
   g_test_add_func ("/donor/ledger-restart", test_ledger_restart);
   g_test_add_func ("/donor/fetches-assigned-pieces", test_fetches_assigned_pieces);
+  g_test_add_func ("/donor/pause-keeps-cache", test_pause_keeps_cache);
   g_test_add_func ("/donor/serves-downloader", test_serves_downloader);
+  g_test_add_func ("/donor/budget-through-upload", test_budget_through_upload);
   g_test_add_func ("/donor/lower-cap-drops-at-once", test_lower_cap_drops_at_once);
   g_test_add_func ("/donor/pause-policy", test_pause_policy);
+  g_test_add_func ("/donor/stop-then-restart", test_stop_then_restart);
+  g_test_add_func ("/donor/retries-failed-download", test_retries_failed_download);
   status = g_test_run ();
 
   atlas_donor_stop_async (fx.donor, NULL, stopped_cb, &stopped);

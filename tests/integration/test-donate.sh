@@ -5,7 +5,8 @@
 # (allocated blocks as du counts them, sampled every 100 ms) never above its --storage; upload never above
 # --upload beyond one burst in any 1 s window (from the donors' --json lines,
 # 100 ms apart); a small --budget never overspent, reported as "budget", and
-# remembered by a donor killed with SIGKILL and restarted; clear errors for
+# remembered by a donor killed with SIGKILL and restarted, which keeps its
+# cache while paused and fetches nothing more; clear errors for
 # bad sizes, an unreachable tracker and a refused token.  TAP on stdout.
 . "$(dirname "$0")/lib.sh"
 
@@ -153,6 +154,8 @@ for d in a b; do
 done
 
 # ---- a donor killed and restarted remembers its budget ------------------------------
+B_STORED=$(jfield "$T/b.json" storage_used)
+B_FETCHED=$(jfield "$T/b.json" fetched_month)
 kill -KILL "$B_PID"
 wait "$B_PID" 2>/dev/null
 : >"$T/b2.json"
@@ -166,9 +169,12 @@ b2_spent() { [ "$(jfield "$T/b2.json" pause_reason)" = "budget" ]; }
 WAIT_TENTHS=50 wait_for b2_spent
 sleep 2
 B2_FETCHED=$(jfield "$T/b2.json" fetched_month)
+B2_STORED=$(jfield "$T/b2.json" storage_used)
+diag "donor b: $B_STORED bytes held when killed, $B2_STORED after the restart"
 check "the restarted donor is still out of budget" b2_spent
-nothing_more() { [ "${B2_FETCHED:-0}" -le "$BUDGET" ] && [ "$(jfield "$T/b2.json" storage_used)" = 0 ]; }
-check "and fetched nothing more" nothing_more
+# A budget pause keeps the cache (for next month) and fetches nothing.
+nothing_more() { [ "${B2_FETCHED:-0}" -le "${B_FETCHED:-0}" ] && [ "${B2_STORED:-x}" = "${B_STORED:-y}" ]; }
+check "and fetched nothing more, keeping its cache" nothing_more
 
 kill -TERM "$A_PID" "$B2_PID"
 A_RC=0
