@@ -14,25 +14,12 @@
 #include <glib/gi18n.h>
 #include <string.h>
 
+#include "atlas-app-peer-settings.h"
 #include "atlas-app-secrets.h"
-
-/* The values of the PeerMode enum in the schema. */
-enum
-{
-  PEER_MODE_OFF,
-  PEER_MODE_ON,
-  PEER_MODE_RELAY_ONLY,
-};
 
 /* Searching the index for a cause given by name: this many rows is plenty
  * to find the one named exactly so. */
 #define NAME_SEARCH_LIMIT 50
-
-/* A stopped donor's queue lock goes with its last reference, which may
- * outlive atlas_donor_stop_finish by a moment; a new donor that finds the
- * cache busy tries again this often, this many times, before saying so. */
-#define BUSY_RETRY_MS 200
-#define BUSY_RETRIES 10
 
 struct _AtlasAppDonor
 {
@@ -53,7 +40,6 @@ struct _AtlasAppDonor
   gboolean tracker_trouble; /* the error is the tracker's connection */
   gboolean shut_down;
   guint rebuild_id;
-  guint busy_retries;     /* the cache's queue still held by the previous donor */
   gboolean cause_trouble; /* the error is about a cause */
 };
 
@@ -122,14 +108,6 @@ fail (AtlasAppDonor *self, const char *message)
   self->error_reported = FALSE;
   report (self, message);
   set_status (self, ATLAS_APP_DONOR_FAILED);
-}
-
-static char *
-setting_or_null (AtlasAppDonor *self, const char *key)
-{
-  g_autofree char *value = g_strstrip (g_settings_get_string (self->settings, key));
-
-  return *value != '\0' ? g_steal_pointer (&value) : NULL;
 }
 
 /* ---- live settings ----------------------------------------------------------- */
@@ -378,15 +356,12 @@ tracker_disconnected_cb (AtlasTrackerClient *tracker, const GError *error, Atlas
 static void
 tracker_connected_cb (AtlasTrackerClient *tracker, AtlasAppDonor *self)
 {
-  self->busy_retries = 0;
   if (!self->tracker_trouble)
     return;
   self->tracker_trouble = FALSE;
   self->error_reported = FALSE;
   set_error (self, NULL);
 }
-
-static gboolean rebuild_cb (gpointer data);
 
 static void
 donor_failed_cb (AtlasDonor *donor, const GError *error, AtlasAppDonor *self)
@@ -396,14 +371,6 @@ donor_failed_cb (AtlasDonor *donor, const GError *error, AtlasAppDonor *self)
       _ ("Donation is off: the donation cache cannot be opened: %s"), error->message);
 
   teardown (self);
-  if (g_error_matches (error, ATLAS_ERROR, ATLAS_ERROR_BUSY) && self->busy_retries < BUSY_RETRIES
-      && !self->shut_down)
-    {
-      self->busy_retries++;
-      g_clear_handle_id (&self->rebuild_id, g_source_remove);
-      self->rebuild_id = g_timeout_add (BUSY_RETRY_MS, rebuild_cb, self);
-      return;
-    }
   fail (self, message);
 }
 
@@ -452,9 +419,8 @@ release_donor (AtlasAppDonor *self, gboolean orphan)
     return;
   g_signal_handlers_disconnect_by_data (donor, self);
   g_signal_handlers_disconnect_by_data (atlas_donor_get_tracker (donor), self);
-  /* Withdraws the offer at once, so the tracker reassigns this donor's
-   * pieces without waiting for its connection to close. */
-  atlas_donor_set_enabled (donor, FALSE);
+  /* Stopping withdraws the offer at once and keeps the cache for the next
+   * donor; only the user turning donation off empties it (build). */
   if (orphan)
     atlas_donor_stop_async (donor, NULL, orphan_stopped_cb, NULL);
   else
@@ -473,34 +439,18 @@ teardown (AtlasAppDonor *self)
   release_donor (self, FALSE);
 }
 
-/* The engine checks the address too, but only once it connects; checked
- * here, a typo says so instead of retrying for ever. */
-static gboolean
-is_tracker_address (const char *url)
-{
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  const char *scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
-  const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
-
-  return scheme != NULL && host != NULL && *host != '\0'
-         && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0);
-}
-
 static void
 build (AtlasAppDonor *self)
 {
-  int mode = g_settings_get_enum (self->settings, "peer-mode");
-  g_autofree char *url = setting_or_null (self, "tracker-url");
-  g_autofree char *token = NULL;
-  g_autofree char *stun = NULL;
-  g_autofree char *turn = NULL;
-  g_autofree char *turn_username = NULL;
-  g_autofree char *turn_password = NULL;
+  g_autoptr (AtlasAppPeerSettings) peer =
+      atlas_app_peer_settings_read (self->settings, (const char *const *) self->local_addresses);
   g_autofree char *cache_dir = NULL;
   g_autoptr (GError) error = NULL;
-  AtlasAppSecrets *secrets = atlas_app_secrets_get_default ();
-  AtlasIceConfig ice = { 0 };
 
+  /* The user turned donation off: the cache's files go too. A rebuild for
+   * other settings, or quitting, keeps them. */
+  if (self->donor != NULL && !g_settings_get_boolean (self->settings, "donate-enabled"))
+    atlas_donor_set_enabled (self->donor, FALSE);
   teardown (self);
   self->build_pending = FALSE;
   self->error_reported = FALSE;
@@ -514,21 +464,21 @@ build (AtlasAppDonor *self)
       set_status (self, ATLAS_APP_DONOR_OFF);
       return;
     }
-  if (url == NULL)
+  if (peer->tracker_url == NULL)
     {
       set_status (self, ATLAS_APP_DONOR_NO_TRACKER);
       return;
     }
-  if (!is_tracker_address (url))
+  if (!atlas_app_is_tracker_address (peer->tracker_url))
     {
       g_autofree char *message = g_strdup_printf (
           /* Translators: %s is what the user typed as the tracker's address. */
-          _ ("Donation is off: “%s” is not a tracker address; write https://host:port"), url);
+          _ ("Donation is off: “%s” is not a tracker address; write https://host:port"),
+          peer->tracker_url);
       fail (self, message);
       return;
     }
-  token = atlas_app_secrets_lookup (secrets, ATLAS_SECRET_TRACKER_TOKEN);
-  if (token == NULL)
+  if (peer->token == NULL)
     {
       fail (self, _ ("Donation is off: the tracker needs a token; enter it in Preferences"));
       return;
@@ -540,22 +490,9 @@ build (AtlasAppDonor *self)
       return;
     }
 
-  stun = setting_or_null (self, "stun-server");
-  turn = setting_or_null (self, "turn-server");
-  turn_username = setting_or_null (self, "turn-username");
-  turn_password = atlas_app_secrets_lookup (secrets, ATLAS_SECRET_TURN_PASSWORD);
-  ice.stun_server = stun;
-  ice.turn_server = turn;
-  ice.turn_username = turn_username;
-  ice.turn_password = turn_password;
-  /* Relay only hides this computer's addresses from peers: donating must
-   * not reveal them either. */
-  ice.mode = mode == PEER_MODE_RELAY_ONLY ? ATLAS_ICE_MODE_RELAY_ONLY : ATLAS_ICE_MODE_DIRECT;
-  ice.upnp = g_settings_get_boolean (self->settings, "upnp");
-  ice.local_addresses = self->local_addresses;
-
   cache_dir = g_build_filename (g_get_user_cache_dir (), "download-atlas", "donation", NULL);
-  self->donor = atlas_donor_new (cache_dir, url, token, NULL, &ice, &error);
+  self->donor =
+      atlas_donor_new (cache_dir, peer->tracker_url, peer->token, NULL, &peer->ice, &error);
   if (self->donor == NULL)
     {
       g_autofree char *message = g_strdup_printf (
@@ -575,10 +512,17 @@ build (AtlasAppDonor *self)
   set_status (self, ATLAS_APP_DONOR_RUNNING);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_DONOR]);
 
-  if (mode == PEER_MODE_RELAY_ONLY && turn == NULL)
-    report (self, _ ("Relay only needs a TURN server: no one can be served until one is set"));
-  else if (turn != NULL && (turn_username == NULL || turn_password == NULL))
-    report (self, _ ("The TURN server needs a user name and a password"));
+  switch (atlas_app_peer_settings_turn_problem (peer))
+    {
+    case ATLAS_APP_TURN_MISSING:
+      report (self, _ ("Relay only needs a TURN server: no one can be served until one is set"));
+      break;
+    case ATLAS_APP_TURN_NO_ACCOUNT:
+      report (self, _ ("The TURN server needs a user name and a password"));
+      break;
+    case ATLAS_APP_TURN_OK:
+      break;
+    }
 }
 
 static gboolean

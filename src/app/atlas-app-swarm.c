@@ -10,16 +10,9 @@
 
 #include <glib/gi18n.h>
 
+#include "atlas-app-peer-settings.h"
 #include "atlas-app-secrets.h"
 #include "atlas-swarm.h"
-
-/* The values of the PeerMode enum in the schema. */
-enum
-{
-  PEER_MODE_OFF,
-  PEER_MODE_ON,
-  PEER_MODE_RELAY_ONLY,
-};
 
 struct _AtlasAppSwarm
 {
@@ -79,14 +72,6 @@ report (AtlasAppSwarm *self, const char *message)
   set_error (self, message);
 }
 
-static char *
-setting_or_null (AtlasAppSwarm *self, const char *key)
-{
-  g_autofree char *value = g_strstrip (g_settings_get_string (self->settings, key));
-
-  return *value != '\0' ? g_steal_pointer (&value) : NULL;
-}
-
 static void
 apply_limits (AtlasAppSwarm *self)
 {
@@ -144,51 +129,31 @@ teardown (AtlasAppSwarm *self)
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
 }
 
-/* The engine checks the address too, but only once it tries to connect;
- * checked here, a typo leaves the swarm off instead of running without a
- * tracker. */
-static gboolean
-is_tracker_address (const char *url)
-{
-  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  const char *scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
-  const char *host = uri != NULL ? g_uri_get_host (uri) : NULL;
-
-  return scheme != NULL && host != NULL && *host != '\0'
-         && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0);
-}
-
 static void
 build (AtlasAppSwarm *self)
 {
-  int mode = g_settings_get_enum (self->settings, "peer-mode");
-  g_autofree char *url = setting_or_null (self, "tracker-url");
-  g_autofree char *token = NULL;
-  g_autofree char *turn_password = NULL;
-  g_autofree char *stun = NULL;
-  g_autofree char *turn = NULL;
-  g_autofree char *turn_username = NULL;
+  g_autoptr (AtlasAppPeerSettings) peer =
+      atlas_app_peer_settings_read (self->settings, (const char *const *) self->local_addresses);
   g_autoptr (GError) error = NULL;
-  AtlasAppSecrets *secrets = atlas_app_secrets_get_default ();
-  AtlasIceConfig ice = { 0 };
 
   teardown (self);
   self->error_reported = FALSE;
   self->tracker_trouble = FALSE;
   set_error (self, NULL);
-  if (self->shut_down || self->paused || mode == PEER_MODE_OFF || url == NULL)
+  if (self->shut_down || self->paused || peer->mode == ATLAS_APP_PEER_MODE_OFF
+      || peer->tracker_url == NULL)
     return;
 
-  if (!is_tracker_address (url))
+  if (!atlas_app_is_tracker_address (peer->tracker_url))
     {
       g_autofree char *message = g_strdup_printf (
           /* Translators: %s is what the user typed as the tracker's address. */
-          _ ("Peer-to-peer is off: “%s” is not a tracker address; write https://host:port"), url);
+          _ ("Peer-to-peer is off: “%s” is not a tracker address; write https://host:port"),
+          peer->tracker_url);
       report (self, message);
       return;
     }
-  token = atlas_app_secrets_lookup (secrets, ATLAS_SECRET_TRACKER_TOKEN);
-  if (token == NULL)
+  if (peer->token == NULL)
     {
       report (self, _ ("Peer-to-peer is off: the tracker needs a token; enter it in Preferences"));
       return;
@@ -210,23 +175,11 @@ build (AtlasAppSwarm *self)
         }
     }
 
-  stun = setting_or_null (self, "stun-server");
-  turn = setting_or_null (self, "turn-server");
-  turn_username = setting_or_null (self, "turn-username");
-  turn_password = atlas_app_secrets_lookup (secrets, ATLAS_SECRET_TURN_PASSWORD);
-  ice.stun_server = stun;
-  ice.turn_server = turn;
-  ice.turn_username = turn_username;
-  ice.turn_password = turn_password;
-  ice.mode = mode == PEER_MODE_RELAY_ONLY ? ATLAS_ICE_MODE_RELAY_ONLY : ATLAS_ICE_MODE_DIRECT;
-  ice.upnp = g_settings_get_boolean (self->settings, "upnp");
-  ice.local_addresses = self->local_addresses;
-
-  self->tracker = atlas_tracker_client_new (url, token, NULL);
+  self->tracker = atlas_tracker_client_new (peer->tracker_url, peer->token, NULL);
   g_signal_connect_object (self->tracker, "disconnected", G_CALLBACK (tracker_disconnected_cb),
                            self, 0);
   g_signal_connect_object (self->tracker, "connected", G_CALLBACK (tracker_connected_cb), self, 0);
-  self->swarm = atlas_swarm_new (self->session, self->identity, self->tracker, &ice);
+  self->swarm = atlas_swarm_new (self->session, self->identity, self->tracker, &peer->ice);
   apply_limits (self);
   atlas_swarm_start (self->swarm);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNNING]);
@@ -234,10 +187,17 @@ build (AtlasAppSwarm *self)
   /* Relay only sends through a TURN relay; without one no peer can be
    * reached. The swarm still runs (it announces and fails each link), so a
    * relay added later is used at once, but the user should know. */
-  if (mode == PEER_MODE_RELAY_ONLY && turn == NULL)
-    report (self, _ ("Relay only needs a TURN server: no peer can be reached until one is set"));
-  else if (turn != NULL && (turn_username == NULL || turn_password == NULL))
-    report (self, _ ("The TURN server needs a user name and a password"));
+  switch (atlas_app_peer_settings_turn_problem (peer))
+    {
+    case ATLAS_APP_TURN_MISSING:
+      report (self, _ ("Relay only needs a TURN server: no peer can be reached until one is set"));
+      break;
+    case ATLAS_APP_TURN_NO_ACCOUNT:
+      report (self, _ ("The TURN server needs a user name and a password"));
+      break;
+    case ATLAS_APP_TURN_OK:
+      break;
+    }
 }
 
 static gboolean
