@@ -3,6 +3,8 @@
 
 #include "atlas-error.h"
 
+#include <string.h>
+
 #define GROUP "budget"
 
 char *
@@ -20,10 +22,16 @@ _atlas_donor_ledger_clear (AtlasDonorLedger *ledger)
   ledger->uploaded = ledger->fetched = ledger->unaccounted = ledger->reserved = 0;
 }
 
+static guint64
+add_saturating (guint64 a, guint64 b)
+{
+  return a > G_MAXUINT64 - b ? G_MAXUINT64 : a + b;
+}
+
 guint64
 _atlas_donor_ledger_used (const AtlasDonorLedger *ledger)
 {
-  return ledger->uploaded + ledger->fetched + ledger->unaccounted;
+  return add_saturating (add_saturating (ledger->uploaded, ledger->fetched), ledger->unaccounted);
 }
 
 gboolean
@@ -36,26 +44,73 @@ _atlas_donor_ledger_roll (AtlasDonorLedger *ledger, const char *month)
   return TRUE;
 }
 
-static guint64
-get_count (GKeyFile *file, const char *key)
+/* A count of this month's ledger: decimal digits only. FALSE when it is
+ * missing or anything else ("-5" would read as a huge number elsewhere). */
+static gboolean
+get_count (GKeyFile *file, const char *key, guint64 *value)
 {
-  g_autoptr (GError) error = NULL;
-  guint64 value = g_key_file_get_uint64 (file, GROUP, key, &error);
+  g_autofree char *text = g_key_file_get_value (file, GROUP, key, NULL);
 
-  return error == NULL ? value : 0;
+  return text != NULL && g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT64, value, NULL);
+}
+
+/* "YYYY-MM" and nothing else. */
+static gboolean
+is_month (const char *text)
+{
+  return text != NULL && strlen (text) == 7 && g_ascii_isdigit (text[0])
+         && g_ascii_isdigit (text[1]) && g_ascii_isdigit (text[2]) && g_ascii_isdigit (text[3])
+         && text[4] == '-' && g_ascii_isdigit (text[5]) && g_ascii_isdigit (text[6]);
+}
+
+gboolean
+_atlas_donor_ledger_parse (AtlasDonorLedger *ledger, const char *data, gsize length,
+                           const char *month)
+{
+  g_autoptr (GKeyFile) file = g_key_file_new ();
+  g_autofree char *stored_month = NULL;
+  gboolean intact;
+  guint64 used;
+
+  _atlas_donor_ledger_roll (ledger, month);
+  intact = g_key_file_load_from_data (file, data, length, G_KEY_FILE_NONE, NULL);
+  if (intact)
+    {
+      stored_month = g_key_file_get_string (file, GROUP, "month", NULL);
+      intact = is_month (stored_month);
+    }
+  if (intact && strcmp (stored_month, month) != 0)
+    return TRUE; /* last month's spending does not count against this one */
+  intact = intact && get_count (file, "uploaded", &ledger->uploaded)
+           && get_count (file, "fetched", &ledger->fetched)
+           && get_count (file, "unaccounted", &ledger->unaccounted)
+           && get_count (file, "reserved", &ledger->reserved);
+  if (!intact)
+    {
+      /* A damaged ledger cannot tell what this month spent; counting the
+       * whole budget as spent never overspends, and next month starts
+       * afresh. Resetting it to zero could spend the budget twice. */
+      ledger->uploaded = ledger->fetched = 0;
+      ledger->unaccounted = ledger->reserved = G_MAXUINT64;
+      return FALSE;
+    }
+  used = _atlas_donor_ledger_used (ledger);
+  if (ledger->reserved > used)
+    ledger->unaccounted = add_saturating (ledger->unaccounted, ledger->reserved - used);
+  ledger->reserved = MAX (ledger->reserved, _atlas_donor_ledger_used (ledger));
+  return TRUE;
 }
 
 gboolean
 _atlas_donor_ledger_load (AtlasDonorLedger *ledger, const char *path, GError **error)
 {
-  g_autoptr (GKeyFile) file = g_key_file_new ();
-  g_autoptr (GError) local_error = NULL;
   g_autofree char *month = _atlas_donor_ledger_month_now ();
-  g_autofree char *stored_month = NULL;
-  guint64 used;
+  g_autofree char *data = NULL;
+  g_autoptr (GError) local_error = NULL;
+  gsize length;
 
   _atlas_donor_ledger_roll (ledger, month);
-  if (!g_key_file_load_from_file (file, path, G_KEY_FILE_NONE, &local_error))
+  if (!g_file_get_contents (path, &data, &length, &local_error))
     {
       if (g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         return TRUE;
@@ -63,17 +118,8 @@ _atlas_donor_ledger_load (AtlasDonorLedger *ledger, const char *path, GError **e
                    path, local_error->message);
       return FALSE;
     }
-  stored_month = g_key_file_get_string (file, GROUP, "month", NULL);
-  if (g_strcmp0 (stored_month, month) != 0)
-    return TRUE; /* last month's spending does not count against this one */
-  ledger->uploaded = get_count (file, "uploaded");
-  ledger->fetched = get_count (file, "fetched");
-  ledger->unaccounted = get_count (file, "unaccounted");
-  ledger->reserved = get_count (file, "reserved");
-  used = _atlas_donor_ledger_used (ledger);
-  if (ledger->reserved > used)
-    ledger->unaccounted += ledger->reserved - used;
-  ledger->reserved = MAX (ledger->reserved, _atlas_donor_ledger_used (ledger));
+  if (!_atlas_donor_ledger_parse (ledger, data, length, month))
+    g_warning ("the donation budget “%s” is damaged: this month's budget counts as spent", path);
   return TRUE;
 }
 

@@ -32,10 +32,19 @@ guint64 _atlas_donor_ledger_used (const AtlasDonorLedger *ledger);
 /* Starts a fresh month if @month is not the ledger's. TRUE if it did. */
 gboolean _atlas_donor_ledger_roll (AtlasDonorLedger *ledger, const char *month);
 
-/* Reads @path (a missing file is an empty ledger of this month). Whatever
+/* Reads @path (a missing file is an empty ledger of this month; a damaged
+ * one is logged and counts as spent, see _atlas_donor_ledger_parse). Whatever
  * the file reserved beyond what it accounts for becomes unaccounted. Small
  * and done once, when the donor is made. */
 gboolean _atlas_donor_ledger_load (AtlasDonorLedger *ledger, const char *path, GError **error);
+
+/* Reads a ledger's text as of @month. A damaged ledger (not a key file, a
+ * bad month, a count of this month missing or not a number) counts the whole
+ * month's budget as spent and returns FALSE: it cannot prove what was spent,
+ * and guessing low could overspend. Pure (no I/O, no logging), so it is
+ * fuzzed (tests/fuzz/fuzz-donor-ledger.c). */
+gboolean _atlas_donor_ledger_parse (AtlasDonorLedger *ledger, const char *data, gsize length,
+                                    const char *month);
 
 /* Writes a copy of @ledger to @path atomically, on a worker thread. */
 void _atlas_donor_ledger_save_async (const AtlasDonorLedger *ledger, const char *path,

@@ -17,6 +17,7 @@
 #include "atlas-swarm.h"
 
 #include <libsoup/soup.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #define PIECE (256 * 1024)
@@ -563,6 +564,38 @@ test_ledger_restart (void)
   test_remove_tree (dir);
 }
 
+/* A ledger that cannot say what this month spent counts the budget as
+ * spent: reading it as zero could let the donor spend the budget twice. */
+static void
+test_ledger_damaged (void)
+{
+  g_autofree char *month = _atlas_donor_ledger_month_now ();
+  g_autofree char *garbage_counts = g_strdup_printf (
+      "[budget]\nmonth=%s\nuploaded=lots\nfetched=1\nunaccounted=0\nreserved=9\n", month);
+  g_autofree char *missing_count =
+      g_strdup_printf ("[budget]\nmonth=%s\nuploaded=1\nreserved=9\n", month);
+  g_autofree char *negative = g_strdup_printf (
+      "[budget]\nmonth=%s\nuploaded=-5\nfetched=1\nunaccounted=0\nreserved=9\n", month);
+  const char *damaged[] = { "\x01\x02 not a key file [", "[budget]\nmonth=next month\n",
+                            garbage_counts, missing_count, negative };
+  g_autofree char *huge = g_strdup_printf ("[budget]\nmonth=%s\nuploaded=18446744073709551615\n"
+                                           "fetched=18446744073709551615\nunaccounted=7\n"
+                                           "reserved=18446744073709551615\n",
+                                           month);
+  AtlasDonorLedger ledger = { 0 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (damaged); i++)
+    {
+      g_assert_false (_atlas_donor_ledger_parse (&ledger, damaged[i], strlen (damaged[i]), month));
+      g_assert_cmpuint (_atlas_donor_ledger_used (&ledger), ==, G_MAXUINT64);
+      _atlas_donor_ledger_clear (&ledger);
+    }
+  /* Counts near the top do not wrap around to a small total. */
+  g_assert_true (_atlas_donor_ledger_parse (&ledger, huge, strlen (huge), month));
+  g_assert_cmpuint (_atlas_donor_ledger_used (&ledger), ==, G_MAXUINT64);
+  _atlas_donor_ledger_clear (&ledger);
+}
+
 static void
 stopped_cb (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -784,6 +817,7 @@ main (int argc, char **argv)
   g_test_add_func ("/donor/limiter-burst", test_limiter_burst);
   g_test_add_func ("/donor/limiter-allowance", test_limiter_allowance);
   g_test_add_func ("/donor/ledger-restart", test_ledger_restart);
+  g_test_add_func ("/donor/ledger-damaged", test_ledger_damaged);
   g_test_add_func ("/donor/fetches-assigned-pieces", test_fetches_assigned_pieces);
   g_test_add_func ("/donor/pause-keeps-cache", test_pause_keeps_cache);
   g_test_add_func ("/donor/serves-downloader", test_serves_downloader);
