@@ -4,7 +4,8 @@
 # Usage: tests/fuzz/run-fuzzers.sh [-s SECONDS] [-b BUILD_DIR] [TARGET...]
 #   SECONDS    how long each target runs (default 30)
 #   BUILD_DIR  the clang build directory (default build-fuzz at the top of the tree)
-#   TARGET     checksum, filename, http-headers, metalink, sums (default: all)
+#   TARGET     checksum, filename, http-headers, metalink, sums, peer-wire, tracker-wire,
+#              donor-ledger (default: all)
 #
 # New inputs libFuzzer finds go to BUILD_DIR/fuzz-corpus/TARGET, crashers to
 # BUILD_DIR/fuzz-artifacts/TARGET; neither touches the source tree. Copy a
@@ -24,7 +25,7 @@ while getopts s:b: option; do
   esac
 done
 shift $((OPTIND - 1))
-targets=${*:-checksum filename http-headers metalink sums}
+targets=${*:-checksum filename http-headers metalink sums peer-wire tracker-wire donor-ledger}
 
 if [ ! -f "$build_dir/build.ninja" ]; then
   CC=clang meson setup "$build_dir" "$source_dir" -Dfuzzing=true -Dapp=disabled \
