@@ -119,6 +119,15 @@ def summary_section(path, title, goal):
     return [title, "", goal, "", body, ""]
 
 
+def text_section(path, title, goal):
+    """A benchmark whose summary is a plain-text table: included verbatim."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        body = f.read().strip()
+    return [title, "", goal, "", "```", body, "```", ""]
+
+
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
@@ -241,6 +250,16 @@ def main():
                           "## swarm — eight downloaders, one capped origin (`bench/bench-swarm.sh`)",
                           "Goals: origin egress ≤ 1.15 × the file; completion ≤ 1.3 × the fluid-model bound; "
                           "beside a BitTorrent swarm (libtorrent) on the same caps.")
+    md += summary_section(os.path.join(rdir, "donation", "summary.md"),
+                          "## donation — donors offload a capped origin (`bench/bench-donation.sh`)",
+                          "Goals: ≥ 75 % of the downloaded bytes served by peers and donors; every "
+                          "downloader faster than with the origin alone (the same arrivals, no peers).")
+    md += text_section(os.path.join(rdir, "allocation", "summary.txt"),
+                       "## donation allocation — quality and speed (`bench/bench-allocation.sh`)",
+                       "Goal: demand met within 10 % of the best possible assignment (exact maximum "
+                       "flow). Simulated populations, one allocation every simulated 5 s; `alloc ms` "
+                       "is one `atlas_donation_alloc_run` on one core, `churn` the median share of "
+                       "held copies dropped per step (docs/donation.md).")
     notes_md = os.path.join(rdir, "notes.md")
     if os.path.exists(notes_md):
         md.append("## Observations")
