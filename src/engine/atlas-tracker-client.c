@@ -7,6 +7,7 @@
  */
 
 #include "atlas-tracker-client-private.h"
+#include "atlas-json-guard.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -269,7 +270,8 @@ body_error_text (GBytes *body)
   if (body == NULL)
     return NULL;
   data = g_bytes_get_data (body, &size);
-  if (size == 0 || size > 64 * 1024 || !json_parser_load_from_data (parser, data, size, NULL))
+  if (size == 0 || size > 64 * 1024 || !atlas_json_is_one_object (data, size)
+      || !json_parser_load_from_data (parser, data, size, NULL))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -453,6 +455,12 @@ parse_object (GBytes *body, GError **error)
   gsize size = 0;
   const char *data = g_bytes_get_data (body, &size);
 
+  if (!atlas_json_is_one_object (data, size))
+    {
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_PROTOCOL,
+                   "the tracker's answer is not one JSON object");
+      return NULL;
+    }
   if (!json_parser_load_from_data (parser, data != NULL ? data : "", size, &local_error))
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_PROTOCOL, "the tracker's answer is not JSON: %s",

@@ -1,5 +1,6 @@
 /* atlas-tracker-wire.c — strict JSON codec of the tracker's WebSocket messages. */
 #include "atlas-tracker-wire.h"
+#include "atlas-json-guard.h"
 
 #include "atlas-error.h"
 
@@ -808,6 +809,12 @@ atlas_tracker_message_parse (const char *json, gsize length, AtlasTrackerDirecti
       return NULL;
     }
 
+  if (!atlas_json_is_one_object (json, length))
+    {
+      g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_PROTOCOL,
+                   "tracker message: expected a JSON object, and nothing after it");
+      return NULL;
+    }
   parser = json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, length == 0 ? "" : json, length, &json_error))
     {

@@ -1,6 +1,7 @@
 /* atlas-tracker-api.c — /api/v1/entries: publishing, listing, reading and
  * deleting index entries. Authentication already happened (early_cb). */
 #include "atlas-error.h"
+#include "atlas-json-guard.h"
 #include "atlas-metalink.h"
 #include "atlas-tracker-server-private.h"
 
@@ -182,7 +183,8 @@ publish (AtlasTrackerServer *server, SoupServerMessage *msg, const AtlasTrackerT
                                   "token “%s” is a downloader and may not publish", token->name);
       return;
     }
-  if (length > ATLAS_TRACKER_MAX_BODY || !json_parser_load_from_data (parser, data, length, &error)
+  if (length > ATLAS_TRACKER_MAX_BODY || !atlas_json_is_one_object (data, length)
+      || !json_parser_load_from_data (parser, data, length, &error)
       || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       _atlas_tracker_reply_error (msg, SOUP_STATUS_BAD_REQUEST,

@@ -1,6 +1,7 @@
 /* test-tracker-wire.c — the tracker's WebSocket messages: what both sides
  * write reads back the same, and every malformed field is refused by name. */
 #include "atlas-error.h"
+#include "atlas-json-guard.h"
 #include "atlas-tracker-wire.h"
 
 #include <string.h>
@@ -584,6 +585,38 @@ test_wire_donation_rejections (void)
                   T, "“donor”: expected true or false");
 }
 
+/* One object and nothing after it: json-glib leaks what it built when a
+ * document goes on after its first value, so such text never reaches it. */
+static void
+test_wire_one_object (void)
+{
+  const char *refused[] = { "",
+                            "   ",
+                            "1",
+                            "[{}]",
+                            "1{\"type\":\"hello\"}",
+                            "{}{\"a\":{}}",
+                            "{\"a\":\"}\"} {}",
+                            "{\"a\":[1,{\"b\":2}]}x",
+                            "{} \n 1" };
+  const char *accepted[] = { "{}", " {\"a\":\"}{\\\"\"} \r\n", "{\"a\":[1,{\"b\":[]}]}",
+                             "{\"unterminated\":[" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (AtlasTrackerMessage) message = NULL;
+
+      g_assert_false (atlas_json_is_one_object (refused[i], strlen (refused[i])));
+      message = atlas_tracker_message_parse (refused[i], strlen (refused[i]),
+                                             ATLAS_TRACKER_FROM_CLIENT, &error);
+      g_assert_null (message);
+      g_assert_error (error, ATLAS_ERROR, ATLAS_ERROR_PROTOCOL);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (accepted); i++)
+    g_assert_true (atlas_json_is_one_object (accepted[i], strlen (accepted[i])));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -598,6 +631,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tracker-wire/donate", test_wire_donate);
   g_test_add_func ("/tracker-wire/assign", test_wire_assign);
   g_test_add_func ("/tracker-wire/donation-rejections", test_wire_donation_rejections);
+  g_test_add_func ("/tracker-wire/one-object", test_wire_one_object);
 
   return g_test_run ();
 }
