@@ -7,6 +7,14 @@
  * first, growths only once every drop has been punched out of the files,
  * and only as many as the cap and the budget cover.
  *
+ * A piece the latest assignment leaves out stays in the cache (held,
+ * served and announced) while there is room, and leaves, least recently
+ * assigned first, only when newly assigned pieces need its space or the
+ * cap is lowered: the coordinator's assignments follow what the current
+ * downloaders lack, and dropping each piece the moment it is not assigned
+ * made donors fetch the same pieces again minutes later. Nothing is
+ * fetched for a piece that is not assigned.
+ *
  * Only an assignment received while donating moves pieces out. While the
  * donor is paused, or before the tracker has answered a (re)started
  * donor, what the cache holds stays, apart from what a lowered cap forces
@@ -115,17 +123,20 @@ wanted_bytes (AtlasDownload *download, const AtlasPeerLayout *layout, const guin
 
 /* ---- reconciling -------------------------------------------------------------- */
 
-/* One partial download, its wanted pieces as they are being edited, and
- * what the tracker assigned of its file. */
+/* One partial download, its wanted pieces as they are being edited, which
+ * of them are verified on disk, and what the tracker assigned of its file. */
 typedef struct
 {
   AtlasDownload *download;
   AtlasPeerLayout layout;
   guint8 *wanted;
+  guint8 *held; /* wanted and verified */
   gsize length;
   gboolean changed;
+  gboolean assigned;    /* its entry is in the latest assignment */
   const guint8 *target; /* NULL: nothing assigned */
   gsize target_length;
+  GArray *recency; /* the entry's last-assigned serials, or NULL */
 } Holding;
 
 static void
@@ -133,6 +144,7 @@ holding_free (Holding *holding)
 {
   g_object_unref (holding->download);
   g_free (holding->wanted);
+  g_free (holding->held);
   g_free (holding);
 }
 
@@ -146,6 +158,9 @@ collect_holdings (AtlasDonor *self)
     {
       g_autoptr (AtlasDownload) download = g_list_model_get_item (downloads, i);
       g_autoptr (GBytes) wanted = NULL;
+      g_autoptr (GBytes) states = NULL;
+      const guint8 *state = NULL;
+      gsize n_states = 0;
       Holding *holding;
       g_autofree char *hex = NULL;
       AtlasDonorTarget *target;
@@ -154,15 +169,24 @@ collect_holdings (AtlasDonor *self)
       holding->download = g_object_ref (download);
       hex = _atlas_donor_download_entry (download, &holding->layout);
       target = hex != NULL ? g_hash_table_lookup (self->targets, hex) : NULL;
+      holding->assigned = target != NULL;
       holding->length = (holding->layout.piece_count + 7) / 8;
       wanted = atlas_download_dup_wanted_pieces (download);
       holding->wanted = g_malloc0 (MAX (holding->length, 1));
+      holding->held = g_malloc0 (MAX (holding->length, 1));
       if (wanted != NULL)
         memcpy (holding->wanted, g_bytes_get_data (wanted, NULL),
                 MIN (g_bytes_get_size (wanted), holding->length));
+      states = atlas_download_get_piece_states (download);
+      if (states != NULL)
+        state = g_bytes_get_data (states, &n_states);
+      for (guint p = 0; p < holding->layout.piece_count && p < n_states; p++)
+        if (state[p] == ATLAS_PIECE_VERIFIED && bit_get (holding->wanted, holding->length, p))
+          bit_set (holding->held, p, TRUE);
       if (target != NULL && target->assignment->piece_count == holding->layout.piece_count
           && target->assignment->piece_length == holding->layout.piece_length)
         holding->target = g_bytes_get_data (target->assignment->pieces, &holding->target_length);
+      holding->recency = hex != NULL ? g_hash_table_lookup (self->recency, hex) : NULL;
       g_ptr_array_add (holdings, holding);
     }
   return holdings;
@@ -180,17 +204,78 @@ holding_commit (Holding *holding)
   holding->changed = FALSE;
 }
 
+static gboolean
+holding_empty (const Holding *holding)
+{
+  for (gsize i = 0; i < holding->length; i++)
+    if (holding->wanted[i] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* A piece the cache keeps although the latest assignment left it out. */
+typedef struct
+{
+  guint holding;
+  guint piece;
+  guint32 assigned; /* serial of the last assignment that had it; 0: none */
+} Kept;
+
+static int
+kept_compare (gconstpointer a, gconstpointer b)
+{
+  const Kept *x = a;
+  const Kept *y = b;
+
+  if (x->assigned != y->assigned)
+    return x->assigned < y->assigned ? -1 : 1;
+  if (x->holding != y->holding)
+    return x->holding < y->holding ? -1 : 1;
+  /* The end of a file goes first, as a lowered cap does it. */
+  return x->piece > y->piece ? -1 : x->piece < y->piece ? 1 : 0;
+}
+
+/* Drops kept pieces, least recently assigned first, until @total is at
+ * most @limit or none is left; returns the new total. */
+static guint64
+evict_kept (GPtrArray *holdings, GArray *kept, guint *next, guint64 total, guint64 limit)
+{
+  guint evicted = 0;
+
+  for (; *next < kept->len && total > limit; (*next)++)
+    {
+      const Kept *k = &g_array_index (kept, Kept, *next);
+      Holding *holding = g_ptr_array_index (holdings, k->holding);
+
+      bit_set (holding->wanted, k->piece, FALSE);
+      holding->changed = TRUE;
+      total -= piece_bytes (holding->download, &holding->layout, k->piece);
+      evicted++;
+    }
+  if (evicted > 0)
+    g_debug ("donor: evicting %u pieces no longer assigned to make room", evicted);
+  return total;
+}
+
 /* Brings the partial downloads toward the targets without ever holding more
- * than the cap: entries no longer assigned go, then pieces no longer
- * assigned, then pieces past a lowered cap; new pieces only once every drop
+ * than the cap. A piece the tracker no longer assigns is not dropped while
+ * the cache has room: it is still on disk and still served, and the
+ * tracker counts it as this donor's holding, so it comes back here first
+ * when demand returns instead of being fetched again. Such kept pieces
+ * leave only when space is needed: for newly assigned pieces (least
+ * recently assigned first) or under a lowered cap. What is not yet held is
+ * fetched only while assigned. New pieces are added only once every drop
  * has left the disk, and only as many as the cap and the budget cover. */
 void
 _atlas_donor_reconcile (AtlasDonor *self)
 {
   g_autoptr (GPtrArray) holdings = NULL;
+  g_autoptr (GArray) kept = NULL;
   gboolean follow = self->have_assignment && self->reason == ATLAS_DONOR_PAUSE_NONE;
   guint64 total = 0;
   guint64 pending_fetch = 0;
+  guint64 growth = 0;
+  guint next_kept = 0;
   gboolean drops_pending = FALSE;
   gint64 budget_room;
   guint64 room;
@@ -198,38 +283,43 @@ _atlas_donor_reconcile (AtlasDonor *self)
   if (self->session == NULL)
     return;
   holdings = collect_holdings (self);
+  kept = g_array_new (FALSE, FALSE, sizeof (Kept));
 
   for (guint h = 0; h < holdings->len; h++)
     {
       Holding *holding = g_ptr_array_index (holdings, h);
-      g_autofree char *hex = _atlas_donor_download_entry (holding->download, NULL);
 
-      if (!follow)
-        {
-          total +=
-              wanted_bytes (holding->download, &holding->layout, holding->wanted, holding->length);
-          continue;
-        }
-      if (hex == NULL || !g_hash_table_contains (self->targets, hex))
-        {
-          g_debug ("donor: dropping %s", atlas_download_get_name (holding->download));
-          atlas_session_remove (self->session, holding->download, TRUE);
-          g_ptr_array_remove_index (holdings, h--);
-          continue;
-        }
-      for (guint i = 0; i < holding->layout.piece_count; i++)
-        if (bit_get (holding->wanted, holding->length, i)
-            && !bit_get (holding->target, holding->target_length, i))
+      if (follow)
+        for (guint i = 0; i < holding->layout.piece_count; i++)
           {
-            bit_set (holding->wanted, i, FALSE);
-            holding->changed = TRUE;
+            Kept k = { h, i, 0 };
+
+            if (!bit_get (holding->wanted, holding->length, i)
+                || bit_get (holding->target, holding->target_length, i))
+              continue;
+            if (!bit_get (holding->held, holding->length, i))
+              {
+                /* Not on disk yet and no longer assigned: stop fetching it. */
+                bit_set (holding->wanted, i, FALSE);
+                holding->changed = TRUE;
+                continue;
+              }
+            if (holding->recency != NULL && i < holding->recency->len)
+              k.assigned = g_array_index (holding->recency, guint32, i);
+            g_array_append_val (kept, k);
           }
       total += wanted_bytes (holding->download, &holding->layout, holding->wanted, holding->length);
+      if (follow)
+        pending_fetch +=
+            wanted_bytes (holding->download, &holding->layout, holding->wanted, holding->length)
+            - wanted_bytes (holding->download, &holding->layout, holding->held, holding->length);
     }
+  g_array_sort (kept, kept_compare);
 
-  /* A lowered cap (or a tracker behind it): drop from the end of each file
-   * until the rest fits. This applies paused or not: the cap is the user's
-   * promise about their disk. */
+  /* A lowered cap (or a tracker behind it): kept pieces go first, then
+   * assigned ones from the end of each file, until the rest fits. This
+   * applies paused or not: the cap is the user's promise about their disk. */
+  total = evict_kept (holdings, kept, &next_kept, total, self->storage_cap);
   for (guint h = 0; h < holdings->len && total > self->storage_cap; h++)
     {
       Holding *holding = g_ptr_array_index (holdings, h);
@@ -243,25 +333,54 @@ _atlas_donor_reconcile (AtlasDonor *self)
           }
     }
 
+  /* Room for what is newly assigned (as far as the budget covers it) is
+   * made by evicting kept pieces, never assigned ones. */
+  budget_room =
+      self->budget > 0 ? _atlas_donor_budget_left (self) - (gint64) pending_fetch : G_MAXINT64;
+  if (follow)
+    {
+      for (guint h = 0; h < holdings->len; h++)
+        {
+          Holding *holding = g_ptr_array_index (holdings, h);
+
+          for (guint i = 0; i < holding->layout.piece_count; i++)
+            if (!bit_get (holding->wanted, holding->length, i)
+                && bit_get (holding->target, holding->target_length, i))
+              growth += piece_bytes (holding->download, &holding->layout, i);
+        }
+      growth = MIN (growth, (guint64) MAX (budget_room, 0));
+      if (growth > 0 && growth <= self->storage_cap)
+        total = evict_kept (holdings, kept, &next_kept, total, self->storage_cap - growth);
+      else if (growth > self->storage_cap)
+        total = evict_kept (holdings, kept, &next_kept, total, 0);
+    }
+
   for (guint h = 0; h < holdings->len; h++)
     {
       Holding *holding = g_ptr_array_index (holdings, h);
       guint64 bytes;
 
+      /* An entry no longer assigned whose last kept piece went: its file goes. */
+      if (follow && !holding->assigned && holding_empty (holding))
+        {
+          g_autofree char *hex = _atlas_donor_download_entry (holding->download, NULL);
+
+          g_debug ("donor: dropping %s", atlas_download_get_name (holding->download));
+          if (hex != NULL)
+            g_hash_table_remove (self->recency, hex);
+          atlas_session_remove (self->session, holding->download, TRUE);
+          g_ptr_array_remove_index (holdings, h--);
+          continue;
+        }
       holding_commit (holding);
       bytes = wanted_bytes (holding->download, &holding->layout, holding->wanted, holding->length);
       if (atlas_download_get_stored_bytes (holding->download) > bytes)
         drops_pending = TRUE;
-      pending_fetch += bytes
-                       - MIN (bytes, (guint64) atlas_download_get_n_held_pieces (holding->download)
-                                         * holding->layout.piece_length);
     }
 
   if (drops_pending || !follow)
     return;
   room = self->storage_cap - total;
-  budget_room =
-      self->budget > 0 ? _atlas_donor_budget_left (self) - (gint64) pending_fetch : G_MAXINT64;
   for (guint h = 0; h < holdings->len; h++)
     {
       Holding *holding = g_ptr_array_index (holdings, h);
@@ -293,6 +412,7 @@ _atlas_donor_drop_all (AtlasDonor *self)
 {
   g_hash_table_remove_all (self->targets);
   g_hash_table_remove_all (self->backoffs);
+  g_hash_table_remove_all (self->recency);
   self->have_assignment = FALSE;
   if (self->session == NULL)
     return;
@@ -540,6 +660,44 @@ _atlas_donor_fetch_missing (AtlasDonor *self)
 
 /* ---- assignments ------------------------------------------------------------ */
 
+/* Forgets the recency of entries neither assigned nor in the cache. */
+static void
+forget_unheld (AtlasDonor *self)
+{
+  GHashTableIter iter;
+  const char *entry;
+
+  g_hash_table_iter_init (&iter, self->recency);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &entry, NULL))
+    if (!g_hash_table_contains (self->targets, entry)
+        && (self->session == NULL || find_download (self, entry) == NULL))
+      g_hash_table_iter_remove (&iter);
+}
+
+/* Remembers that this assignment has these pieces, for the eviction order. */
+static void
+stamp_recency (AtlasDonor *self, const AtlasTrackerAssignment *assignment)
+{
+  GArray *stamps = g_hash_table_lookup (self->recency, assignment->entry);
+  gsize size = 0;
+  const guint8 *bits = g_bytes_get_data (assignment->pieces, &size);
+
+  if (stamps != NULL && stamps->len != assignment->piece_count)
+    {
+      g_hash_table_remove (self->recency, assignment->entry);
+      stamps = NULL;
+    }
+  if (stamps == NULL)
+    {
+      stamps = g_array_sized_new (FALSE, TRUE, sizeof (guint32), assignment->piece_count);
+      g_array_set_size (stamps, assignment->piece_count);
+      g_hash_table_insert (self->recency, g_strdup (assignment->entry), stamps);
+    }
+  for (guint i = 0; i < assignment->piece_count; i++)
+    if (bit_get (bits, size, i))
+      g_array_index (stamps, guint32, i) = self->assign_serial;
+}
+
 void
 _atlas_donor_assign_cb (AtlasTrackerClient *tracker, GPtrArray *assignments, AtlasDonor *self)
 {
@@ -556,6 +714,7 @@ _atlas_donor_assign_cb (AtlasTrackerClient *tracker, GPtrArray *assignments, Atl
     }
   previous = g_steal_pointer (&self->targets);
   self->have_assignment = TRUE;
+  self->assign_serial++;
   self->targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) _atlas_donor_target_free);
   for (guint i = 0; i < assignments->len; i++)
@@ -572,8 +731,31 @@ _atlas_donor_assign_cb (AtlasTrackerClient *tracker, GPtrArray *assignments, Atl
       target->assignment = atlas_tracker_assignment_copy (assignment);
       target->retry_at = 0;
       g_hash_table_insert (self->targets, g_strdup (assignment->entry), target);
+      stamp_recency (self, assignment);
     }
-  /* Entries gone from the assignment: their fetches stop (target_free). */
+  /* Entries gone from the assignment: their fetches stop (target_free), and
+   * what is remembered of them goes unless the cache keeps some of it. */
+  forget_unheld (self);
   _atlas_donor_fetch_missing (self);
   _atlas_donor_reconcile (self);
+}
+
+void
+_atlas_donor_apply_assignments (AtlasDonor *self, GPtrArray *assignments)
+{
+  _atlas_donor_assign_cb (self->tracker, assignments, self);
+}
+
+AtlasTrackerAssignment *
+_atlas_donor_dup_assignment (AtlasDonor *self, const char *entry)
+{
+  AtlasDonorTarget *target = g_hash_table_lookup (self->targets, entry);
+
+  return target != NULL ? atlas_tracker_assignment_copy (target->assignment) : NULL;
+}
+
+guint
+_atlas_donor_get_n_assignments (AtlasDonor *self)
+{
+  return self->assign_serial;
 }

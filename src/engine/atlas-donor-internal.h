@@ -92,6 +92,11 @@ struct _AtlasDonor
   GHashTable *targets;      /* entry hex -> AtlasDonorTarget */
   gboolean have_assignment; /* the tracker assigned since we last started donating */
   AtlasDonorPauseReason reason;
+  /* When each piece was last assigned, so that pieces kept past their
+   * assignment leave the cache oldest first: entry hex -> GArray of guint32,
+   * one assign_serial per piece (0: never since the donor started). */
+  GHashTable *recency;
+  guint32 assign_serial; /* assignments received, this one included */
   guint tick_id;
   guint offer_id; /* a resumed donor's offer, sent after its announces */
 

@@ -484,6 +484,7 @@ atlas_donor_finalize (GObject *object)
   g_strfreev (self->cause_publishers);
   g_clear_pointer (&self->targets, g_hash_table_unref);
   g_clear_pointer (&self->backoffs, g_hash_table_unref);
+  g_clear_pointer (&self->recency, g_hash_table_unref);
   g_clear_error (&self->stop_error);
   _atlas_donor_ledger_clear (&self->ledger);
   g_free (self->ice.stun_server);
@@ -578,6 +579,8 @@ atlas_donor_init (AtlasDonor *self)
   self->targets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                          (GDestroyNotify) _atlas_donor_target_free);
   self->backoffs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->recency =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_array_unref);
   self->causes = g_list_store_new (ATLAS_TYPE_DONOR_CAUSE);
 }
 

@@ -4,7 +4,8 @@
  * tracker assigned it and no more than its storage cap (on disk), a
  * downloader gets bytes from it, lowering the cap frees disk at once, a
  * metered network or power saver pauses it unless overridden and a pause
- * keeps the cache, the monthly budget holds when uploads spend it, a stopped
+ * keeps the cache, pieces no longer assigned stay until newly assigned ones
+ * need their space, the monthly budget holds when uploads spend it, a stopped
  * donor lets go of its cache at once, and a failed file is tried again. */
 #include "atlas-test-tracker.h"
 #include "atlas-test-util.h"
@@ -385,6 +386,159 @@ test_pause_keeps_cache (void)
   g_assert_true (bytes_equal (wanted, wanted_after));
   g_assert_cmpuint (cache_disk_bytes (), ==, disk);
   g_assert_cmpuint (test_mirror_bytes_sent (fx.mirror), ==, mirror_before);
+}
+
+/* ---- reassignment: kept pieces and eviction ---------------------------------- */
+
+static guint assignments_seen;
+
+static gboolean
+new_assignment (void)
+{
+  return _atlas_donor_get_n_assignments (fx.donor) > assignments_seen;
+}
+
+static guint
+count_bits (GBytes *bits)
+{
+  gsize size = 0;
+  const guint8 *data = bits != NULL ? g_bytes_get_data (bits, &size) : NULL;
+  guint n = 0;
+
+  for (gsize i = 0; i < size; i++)
+    for (guint8 b = data[i]; b != 0; b &= b - 1)
+      n++;
+  return n;
+}
+
+static gboolean
+has_bit (GBytes *bits, guint i)
+{
+  gsize size = 0;
+  const guint8 *data = g_bytes_get_data (bits, &size);
+
+  return i / 8 < size && (data[i / 8] & (0x80 >> (i % 8))) != 0;
+}
+
+/* An assignment of donated.bin with the pieces listed (ending in -1). */
+static GPtrArray *
+assignment_of (const AtlasTrackerAssignment *like, const int *pieces)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_assignment_free);
+  guint8 bits[(N_PIECES + 7) / 8] = { 0 };
+  g_autoptr (GBytes) bytes = NULL;
+
+  for (guint i = 0; pieces[i] >= 0; i++)
+    bits[pieces[i] / 8] |= 0x80 >> (pieces[i] % 8);
+  bytes = g_bytes_new (bits, sizeof bits);
+  g_ptr_array_add (list,
+                   atlas_tracker_assignment_new (like->entry, like->id, like->name,
+                                                 like->piece_count, like->piece_length, bytes));
+  return list;
+}
+
+static gboolean
+donor_holds_wanted (void)
+{
+  AtlasDownload *download = donor_download ();
+
+  return download != NULL
+         && atlas_download_get_n_held_pieces (download)
+                == atlas_download_get_n_wanted_pieces (download);
+}
+
+/* The tracker stops assigning the file while the cache has room: its
+ * pieces stay on disk and in the peer bitfield, and nothing is fetched.
+ * Then new pieces are assigned that need the space: the pieces no longer
+ * assigned make room, the least recently assigned first, while the disk
+ * never holds more than the cap, and the ones still kept are not fetched
+ * again. */
+static void
+test_keeps_unassigned_until_space_needed (void)
+{
+  g_autofree char *entry = atlas_hex_encode (fx.sum.digest, 32);
+  g_autofree char *elsewhere = g_strnfill (64, '0');
+  const char *causes[] = { elsewhere, NULL };
+  const char *back[] = { entry, NULL };
+  g_autoptr (AtlasTrackerAssignment) first = NULL;
+  g_autoptr (GBytes) held = NULL;
+  g_autoptr (GBytes) after = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  int old[7], fresh[5], recent[3];
+  guint n_old = 0, n_fresh = 0;
+  guint64 disk, mirror_before, most = 0;
+  guint64 cap = 6 * PIECE;
+  AtlasDownload *download;
+
+  g_assert_true (wait_for (donor_settled, 40));
+  download = donor_download ();
+  first = _atlas_donor_dup_assignment (fx.donor, entry);
+  g_assert_nonnull (first);
+  held = atlas_download_dup_peer_bits (download);
+  g_assert_cmpuint (count_bits (held), ==, cap / PIECE);
+  for (guint i = 0; i < N_PIECES; i++)
+    if (has_bit (held, i))
+      old[n_old++] = i;
+    else if (n_fresh < 4)
+      fresh[n_fresh++] = i;
+  old[n_old] = fresh[n_fresh] = -1;
+  disk = cache_disk_bytes ();
+  mirror_before = test_mirror_bytes_sent (fx.mirror);
+
+  /* The file is no longer supported: the tracker assigns nothing. */
+  assignments_seen = _atlas_donor_get_n_assignments (fx.donor);
+  atlas_donor_set_causes (fx.donor, FALSE, causes, NULL);
+  g_assert_true (wait_for (new_assignment, 20));
+  g_assert_null (_atlas_donor_dup_assignment (fx.donor, entry));
+  test_run_for (1500);
+  g_assert_true (donor_download () == download);
+  after = atlas_download_dup_peer_bits (download);
+  g_assert_true (bytes_equal (held, after));
+  g_assert_cmpuint (cache_disk_bytes (), ==, disk);
+  g_assert_cmpuint (test_mirror_bytes_sent (fx.mirror), ==, mirror_before);
+  g_clear_pointer (&after, g_bytes_unref);
+
+  /* Two of them assigned again, then four others: the four pieces
+   * assigned longest ago make room. */
+  recent[0] = old[0];
+  recent[1] = old[1];
+  recent[2] = -1;
+  list = assignment_of (first, recent);
+  _atlas_donor_apply_assignments (fx.donor, list);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  g_assert_cmpuint (atlas_download_get_n_wanted_pieces (download), ==, cap / PIECE);
+  list = assignment_of (first, fresh);
+  _atlas_donor_apply_assignments (fx.donor, list);
+  for (guint i = 0;
+       i < 300
+       && !(donor_holds_wanted () && atlas_download_get_n_held_pieces (download) == cap / PIECE);
+       i++)
+    {
+      test_run_for (50);
+      most = MAX (most, cache_disk_bytes ());
+      g_assert_cmpuint (cache_disk_bytes (), <=, cap);
+      g_assert_cmpuint (atlas_donor_get_storage_used (fx.donor), <=, cap);
+    }
+  after = atlas_download_dup_peer_bits (download);
+  g_test_message ("after the new assignment: %u pieces held, at most %" G_GUINT64_FORMAT
+                  " bytes on disk; the mirror sent %" G_GUINT64_FORMAT,
+                  count_bits (after), most, test_mirror_bytes_sent (fx.mirror) - mirror_before);
+  g_assert_cmpuint (count_bits (after), ==, cap / PIECE);
+  for (guint i = 0; fresh[i] >= 0; i++)
+    g_assert_true (has_bit (after, fresh[i]));
+  g_assert_true (has_bit (after, recent[0]));
+  g_assert_true (has_bit (after, recent[1]));
+  /* Only the new pieces came from the mirror. */
+  g_assert_cmpuint (test_mirror_bytes_sent (fx.mirror) - mirror_before, <=,
+                    (guint64) n_fresh * PIECE);
+  g_assert_cmpuint (cache_disk_bytes (), <=, cap);
+
+  /* The file supported again: the tracker's next assignment applies. */
+  assignments_seen = _atlas_donor_get_n_assignments (fx.donor);
+  atlas_donor_set_causes (fx.donor, FALSE, back, NULL);
+  g_assert_true (wait_for (new_assignment, 20));
+  g_assert_true (wait_for (donor_settled, 30));
+  test_run_for (1000);
 }
 
 static gboolean
@@ -819,6 +973,8 @@ main (int argc, char **argv)
   g_test_add_func ("/donor/ledger-restart", test_ledger_restart);
   g_test_add_func ("/donor/ledger-damaged", test_ledger_damaged);
   g_test_add_func ("/donor/fetches-assigned-pieces", test_fetches_assigned_pieces);
+  g_test_add_func ("/donor/keeps-unassigned-until-space-needed",
+                   test_keeps_unassigned_until_space_needed);
   g_test_add_func ("/donor/pause-keeps-cache", test_pause_keeps_cache);
   g_test_add_func ("/donor/serves-downloader", test_serves_downloader);
   g_test_add_func ("/donor/budget-through-upload", test_budget_through_upload);
