@@ -2,6 +2,7 @@
  * stream stands in for a QUIC link, so these tests check what the download
  * does with peers — which bytes it takes from them, how it treats a peer
  * that lies, what it serves — without any network below the stream. */
+#include "atlas-test-pipe.h"
 #include "atlas-test-util.h"
 
 #include "atlas-download-private.h"
@@ -15,87 +16,6 @@
 #define PIECE (256 * 1024)
 #define FILE_SIZE (6 * 1024 * 1024 + 4321) /* a short last piece on purpose */
 #define N_PIECES (FILE_SIZE / PIECE + 1)
-
-/* ---- an in-memory stream between two sessions ---------------------------- */
-
-typedef struct _PipeEnd PipeEnd;
-
-struct _PipeEnd
-{
-  AtlasPeerSession *session; /* the session that writes into this end */
-  PipeEnd *other;
-  GByteArray *in_flight; /* written here, not yet delivered to other->session */
-  guint deliver_id;
-  gboolean closed;
-};
-
-/* A bounded buffer, so backpressure is exercised as with QUIC. */
-#define PIPE_CAPACITY (1024 * 1024)
-
-static gboolean
-deliver_cb (gpointer data)
-{
-  PipeEnd *end = data;
-  g_autoptr (GByteArray) bytes = g_steal_pointer (&end->in_flight);
-  AtlasPeerSession *receiver = end->other->session;
-
-  end->deliver_id = 0;
-  end->in_flight = g_byte_array_new ();
-  if (receiver != NULL && !end->other->closed && bytes->len > 0)
-    atlas_peer_session_receive (receiver, bytes->data, bytes->len);
-  if (end->session != NULL && !end->closed)
-    atlas_peer_session_writable (end->session);
-  return G_SOURCE_REMOVE;
-}
-
-static gsize
-pipe_write (gpointer transport, const guint8 *data, gsize length)
-{
-  PipeEnd *end = transport;
-  gsize room = PIPE_CAPACITY - MIN (end->in_flight->len, PIPE_CAPACITY);
-  gsize taken = MIN (room, length);
-
-  if (end->closed)
-    return length;
-  g_byte_array_append (end->in_flight, data, (guint) taken);
-  if (end->deliver_id == 0)
-    end->deliver_id = g_idle_add (deliver_cb, end);
-  return taken;
-}
-
-static void
-pipe_close (gpointer transport, const char *reason)
-{
-  PipeEnd *end = transport;
-
-  end->closed = TRUE;
-}
-
-static const AtlasPeerTransportFuncs pipe_funcs = { .write = pipe_write, .close = pipe_close };
-
-static void
-pipe_connect (AtlasPeerSession *a, AtlasPeerSession *b, PipeEnd ends[2])
-{
-  for (guint i = 0; i < 2; i++)
-    {
-      ends[i].in_flight = g_byte_array_new ();
-      ends[i].other = &ends[1 - i];
-    }
-  ends[0].session = a;
-  ends[1].session = b;
-  atlas_peer_session_set_transport (a, &pipe_funcs, &ends[0]);
-  atlas_peer_session_set_transport (b, &pipe_funcs, &ends[1]);
-}
-
-static void
-pipe_clear (PipeEnd ends[2])
-{
-  for (guint i = 0; i < 2; i++)
-    {
-      g_clear_handle_id (&ends[i].deliver_id, g_source_remove);
-      g_clear_pointer (&ends[i].in_flight, g_byte_array_unref);
-    }
-}
 
 /* ---- a peer that serves a file ------------------------------------------ */
 
@@ -227,12 +147,12 @@ add_download (Fixture *fixture, const char *modes)
 
 /* Connects @seeder to @download through an in-memory stream. */
 static void
-attach (AtlasDownload *download, Seeder *seeder, PipeEnd ends[2])
+attach (AtlasDownload *download, Seeder *seeder, TestPipeEnd ends[2])
 {
   g_autoptr (AtlasPeerSession) ours = atlas_download_new_peer_session (download);
 
   g_assert_nonnull (ours);
-  pipe_connect (ours, seeder->session, ends);
+  test_pipe_connect (ours, seeder->session, ends);
   atlas_peer_session_start (seeder->session);
   atlas_download_add_peer (download, ours, "seeder");
 }
@@ -284,7 +204,7 @@ test_from_peer_only (Fixture *fixture, gconstpointer data)
   AtlasDownload *download = add_download (fixture, "stall=0");
   AtlasPeerLayout layout;
   Seeder seeder;
-  PipeEnd ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
 
   g_assert_true (atlas_download_get_peer_layout (download, &layout));
   seeder_init (&seeder, &layout, fixture->source_path, TRUE);
@@ -301,7 +221,7 @@ test_from_peer_only (Fixture *fixture, gconstpointer data)
   g_assert_cmpint (atlas_source_get_state (peer_source (download)), ==, ATLAS_SOURCE_IDLE);
 
   end_links (fixture, download);
-  pipe_clear (ends);
+  test_pipe_clear (ends);
   seeder_clear (&seeder);
 }
 
@@ -312,7 +232,7 @@ test_peer_and_mirror (Fixture *fixture, gconstpointer data)
   AtlasDownload *download = add_download (fixture, "rate=1M");
   AtlasPeerLayout layout;
   Seeder seeder;
-  PipeEnd ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
 
   g_assert_true (atlas_download_get_peer_layout (download, &layout));
   seeder_init (&seeder, &layout, fixture->source_path, TRUE);
@@ -326,7 +246,7 @@ test_peer_and_mirror (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, FILE_SIZE / 2);
 
   end_links (fixture, download);
-  pipe_clear (ends);
+  test_pipe_clear (ends);
   seeder_clear (&seeder);
 }
 
@@ -341,7 +261,7 @@ test_lying_peer_banned (Fixture *fixture, gconstpointer data)
   AtlasPeerLayout layout;
   AtlasSource *source;
   Seeder seeder;
-  PipeEnd ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
 
   g_assert_true (g_file_get_contents (fixture->source_path, &contents, &length, NULL));
   contents[3 * PIECE + 100] ^= 0x01;
@@ -364,7 +284,7 @@ test_lying_peer_banned (Fixture *fixture, gconstpointer data)
   g_unlink (bad_path);
 
   end_links (fixture, download);
-  pipe_clear (ends);
+  test_pipe_clear (ends);
   seeder_clear (&seeder);
 }
 
@@ -377,8 +297,8 @@ test_peer_leaving_frees_its_pieces (Fixture *fixture, gconstpointer data)
   AtlasDownload *download = add_download (fixture, "rate=4M");
   AtlasPeerLayout layout;
   Seeder seeder, empty;
-  PipeEnd ends[2] = { 0 };
-  PipeEnd empty_ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
+  TestPipeEnd empty_ends[2] = { 0 };
 
   g_assert_true (atlas_download_get_peer_layout (download, &layout));
   atlas_download_set_swarming (download);
@@ -399,8 +319,8 @@ test_peer_leaving_frees_its_pieces (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >, FILE_SIZE / 2);
 
   end_links (fixture, download);
-  pipe_clear (ends);
-  pipe_clear (empty_ends);
+  test_pipe_clear (ends);
+  test_pipe_clear (empty_ends);
   seeder_clear (&seeder);
   seeder_clear (&empty);
 }
@@ -442,7 +362,7 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
   AtlasDownload *download = add_download (fixture, "-");
   AtlasPeerLayout layout;
   Leecher leecher = { 0 };
-  PipeEnd ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
   g_autoptr (AtlasPeerSession) ours = NULL;
 
   g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
@@ -451,7 +371,7 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
   leecher.base.session = atlas_peer_session_new (&layout, NULL, -1);
   atlas_peer_session_set_events (leecher.base.session, &leecher_events, &leecher);
   ours = atlas_download_new_peer_session (download);
-  pipe_connect (ours, leecher.base.session, ends);
+  test_pipe_connect (ours, leecher.base.session, ends);
   atlas_peer_session_start (leecher.base.session);
   atlas_download_add_peer (download, ours, "leecher");
 
@@ -469,7 +389,7 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_download_get_bytes_to_peers (download), ==, FILE_SIZE);
 
   end_links (fixture, download);
-  pipe_clear (ends);
+  test_pipe_clear (ends);
   seeder_clear (&leecher.base);
 }
 

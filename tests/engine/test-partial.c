@@ -3,6 +3,7 @@
  * blocks and refuses it to peers; the wanted set survives a restart. The
  * test mirror logs every range it sends, and peers are linked by an
  * in-memory stream as in test-download-peers.c. */
+#include "atlas-test-pipe.h"
 #include "atlas-test-util.h"
 
 #include "atlas-download-private.h"
@@ -20,83 +21,6 @@
 #define BITS_SIZE ((N_PIECES + 7) / 8)
 /* What a filesystem may allocate beyond the data, per piece. */
 #define BLOCK_SLACK 4096
-
-/* ---- an in-memory stream between two peer sessions ----------------------- */
-
-typedef struct _PipeEnd PipeEnd;
-
-struct _PipeEnd
-{
-  AtlasPeerSession *session; /* the session that writes into this end */
-  PipeEnd *other;
-  GByteArray *in_flight; /* written here, not yet delivered to other->session */
-  guint deliver_id;
-  gboolean closed;
-};
-
-#define PIPE_CAPACITY (1024 * 1024)
-
-static gboolean
-deliver_cb (gpointer data)
-{
-  PipeEnd *end = data;
-  g_autoptr (GByteArray) bytes = g_steal_pointer (&end->in_flight);
-  AtlasPeerSession *receiver = end->other->session;
-
-  end->deliver_id = 0;
-  end->in_flight = g_byte_array_new ();
-  if (receiver != NULL && !end->other->closed && bytes->len > 0)
-    atlas_peer_session_receive (receiver, bytes->data, bytes->len);
-  if (end->session != NULL && !end->closed)
-    atlas_peer_session_writable (end->session);
-  return G_SOURCE_REMOVE;
-}
-
-static gsize
-pipe_write (gpointer transport, const guint8 *data, gsize length)
-{
-  PipeEnd *end = transport;
-  gsize taken = MIN (PIPE_CAPACITY - MIN (end->in_flight->len, PIPE_CAPACITY), length);
-
-  if (end->closed)
-    return length;
-  g_byte_array_append (end->in_flight, data, (guint) taken);
-  if (end->deliver_id == 0)
-    end->deliver_id = g_idle_add (deliver_cb, end);
-  return taken;
-}
-
-static void
-pipe_close (gpointer transport, const char *reason)
-{
-  ((PipeEnd *) transport)->closed = TRUE;
-}
-
-static const AtlasPeerTransportFuncs pipe_funcs = { .write = pipe_write, .close = pipe_close };
-
-static void
-pipe_connect (AtlasPeerSession *a, AtlasPeerSession *b, PipeEnd ends[2])
-{
-  for (guint i = 0; i < 2; i++)
-    {
-      ends[i].in_flight = g_byte_array_new ();
-      ends[i].other = &ends[1 - i];
-    }
-  ends[0].session = a;
-  ends[1].session = b;
-  atlas_peer_session_set_transport (a, &pipe_funcs, &ends[0]);
-  atlas_peer_session_set_transport (b, &pipe_funcs, &ends[1]);
-}
-
-static void
-pipe_clear (PipeEnd ends[2])
-{
-  for (guint i = 0; i < 2; i++)
-    {
-      g_clear_handle_id (&ends[i].deliver_id, g_source_remove);
-      g_clear_pointer (&ends[i].in_flight, g_byte_array_unref);
-    }
-}
 
 /* ---- fixture --------------------------------------------------------------- */
 
@@ -499,7 +423,7 @@ test_dropped_piece_refused (Fixture *fixture, gconstpointer data)
   g_autoptr (GBytes) smaller = wanted_of (smaller_set);
   g_autoptr (AtlasPeerSession) ours = NULL;
   g_autoptr (AtlasPeerSession) theirs = NULL;
-  PipeEnd ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
   AtlasPeerLayout layout;
   Asker asker = { 0 };
 
@@ -509,7 +433,7 @@ test_dropped_piece_refused (Fixture *fixture, gconstpointer data)
   theirs = atlas_peer_session_new (&layout, NULL, -1);
   atlas_peer_session_set_events (theirs, &asker_events, &asker);
   ours = atlas_download_new_peer_session (download);
-  pipe_connect (ours, theirs, ends);
+  test_pipe_connect (ours, theirs, ends);
   atlas_peer_session_start (theirs);
   atlas_download_add_peer (download, ours, "asker");
   g_assert_true (test_run_until (&asker.ready, 10));
@@ -534,7 +458,7 @@ test_dropped_piece_refused (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (atlas_download_get_n_peers_served (download), ==, 1);
 
   atlas_session_remove (fixture->session, download, FALSE);
-  pipe_clear (ends);
+  test_pipe_clear (ends);
 }
 
 /* A downloader fetching from a donor that drops pieces under it: the
@@ -552,7 +476,7 @@ test_downloader_survives_drops (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
   AtlasSession *session;
   AtlasDownload *downloader;
-  PipeEnd ends[2] = { 0 };
+  TestPipeEnd ends[2] = { 0 };
 
   wait_held (donor, 10, 30);
   wait_peer_bits (donor, all_ever);
@@ -569,7 +493,7 @@ test_downloader_survives_drops (Fixture *fixture, gconstpointer data)
   g_assert_no_error (error);
   donor_side = atlas_download_new_peer_session (donor);
   downloader_side = atlas_download_new_peer_session (downloader);
-  pipe_connect (donor_side, downloader_side, ends);
+  test_pipe_connect (donor_side, downloader_side, ends);
   atlas_download_add_peer (donor, donor_side, "downloader");
   atlas_download_add_peer (downloader, downloader_side, "donor");
   test_run_for (150);
@@ -586,7 +510,7 @@ test_downloader_survives_drops (Fixture *fixture, gconstpointer data)
   atlas_session_remove (session, downloader, FALSE);
   atlas_session_remove (fixture->session, donor, FALSE);
   test_close_session (session);
-  pipe_clear (ends);
+  test_pipe_clear (ends);
 }
 
 static void
