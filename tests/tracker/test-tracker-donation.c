@@ -5,6 +5,7 @@
 #include "atlas-error.h"
 #include "atlas-tracker-server.h"
 #include "atlas-tracker-wire.h"
+#include "tracker-test-util.h"
 
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
@@ -35,52 +36,6 @@ typedef struct
   gint64 uploader_id, uploader2_id;
 } Fixture;
 
-static gboolean
-tick_cb (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-wait_for_flag (const gboolean *flag)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_USEC;
-  guint tick = g_timeout_add (20, tick_cb, NULL);
-
-  while (!*flag && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  g_assert_true (*flag);
-}
-
-static void
-run_for (guint msec)
-{
-  gint64 deadline = g_get_monotonic_time () + msec * 1000;
-  guint tick = g_timeout_add (10, tick_cb, NULL);
-
-  while (g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-}
-
-static char *
-add_token (AtlasTrackerStore *store, const char *name, AtlasTrackerRole role, gint64 *id)
-{
-  g_autoptr (GError) error = NULL;
-  char *token = atlas_tracker_token_generate ();
-  g_autofree char *hash = atlas_tracker_token_hash (token);
-  g_autoptr (AtlasTrackerToken) found = NULL;
-
-  atlas_tracker_store_add_token (store, name, role, hash, &error);
-  g_assert_no_error (error);
-  found = atlas_tracker_store_lookup_token (store, hash, &error);
-  g_assert_no_error (error);
-  if (id != NULL)
-    *id = found->id;
-  return token;
-}
-
 static void
 fixture_setup (Fixture *fixture, gconstpointer data)
 {
@@ -92,13 +47,14 @@ fixture_setup (Fixture *fixture, gconstpointer data)
   db = g_build_filename (fixture->dir, "tracker.db", NULL);
   fixture->store = atlas_tracker_store_open (db, &error);
   g_assert_no_error (error);
-  fixture->uploader =
-      add_token (fixture->store, "uploader", ATLAS_TRACKER_ROLE_UPLOADER, &fixture->uploader_id);
-  fixture->uploader2 =
-      add_token (fixture->store, "uploader2", ATLAS_TRACKER_ROLE_UPLOADER, &fixture->uploader2_id);
+  fixture->uploader = tracker_test_add_token (fixture->store, "uploader",
+                                              ATLAS_TRACKER_ROLE_UPLOADER, &fixture->uploader_id);
+  fixture->uploader2 = tracker_test_add_token (fixture->store, "uploader2",
+                                               ATLAS_TRACKER_ROLE_UPLOADER, &fixture->uploader2_id);
   fixture->downloader =
-      add_token (fixture->store, "downloader", ATLAS_TRACKER_ROLE_DOWNLOADER, NULL);
-  fixture->reader2 = add_token (fixture->store, "reader2", ATLAS_TRACKER_ROLE_DOWNLOADER, NULL);
+      tracker_test_add_token (fixture->store, "downloader", ATLAS_TRACKER_ROLE_DOWNLOADER, NULL);
+  fixture->reader2 =
+      tracker_test_add_token (fixture->store, "reader2", ATLAS_TRACKER_ROLE_DOWNLOADER, NULL);
 
   fixture->server = atlas_tracker_server_new (fixture->store, NULL);
   atlas_tracker_hub_set_donation_interval (atlas_tracker_server_get_hub (fixture->server),
@@ -116,7 +72,7 @@ fixture_teardown (Fixture *fixture, gconstpointer data)
   const char *name;
 
   atlas_tracker_server_shutdown (fixture->server);
-  run_for (50);
+  tracker_test_run_for (50);
   g_clear_object (&fixture->session);
   g_clear_object (&fixture->server);
   dir = g_dir_open (fixture->dir, 0, NULL);
@@ -223,7 +179,7 @@ static AtlasTrackerMessage *
 expect_type (Client *client, AtlasTrackerMessageType type)
 {
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_USEC;
-  guint tick = g_timeout_add (20, tick_cb, NULL);
+  guint tick = g_timeout_add (20, tracker_test_tick_cb, NULL);
   AtlasTrackerMessage *found = NULL;
 
   while (found == NULL && g_get_monotonic_time () < deadline)
@@ -250,7 +206,7 @@ expect_type (Client *client, AtlasTrackerMessageType type)
 static gboolean
 receives_within (Client *client, AtlasTrackerMessageType type, guint msec)
 {
-  run_for (msec);
+  tracker_test_run_for (msec);
   for (GList *l = client->messages.head; l != NULL; l = l->next)
     if (((AtlasTrackerMessage *) l->data)->type == type)
       return TRUE;
@@ -272,7 +228,7 @@ client_new (Fixture *fixture, const char *token, const char *peer_id)
   soup_message_headers_append (soup_message_get_request_headers (msg), "Authorization", bearer);
   soup_session_websocket_connect_async (fixture->session, msg, NULL, protocols, G_PRIORITY_DEFAULT,
                                         NULL, connected_cb, &connect);
-  wait_for_flag (&connect.done);
+  tracker_test_wait_for_flag (&connect.done);
   g_assert_no_error (connect.error);
   client->ws = connect.ws;
   soup_websocket_connection_set_max_incoming_payload_size (client->ws, ATLAS_TRACKER_MAX_MESSAGE);
@@ -425,7 +381,7 @@ test_two_donors_split (Fixture *fixture, gconstpointer data)
    * once, and neither holds more than it offered. */
   donate (a, 6, FALSE, FALSE, entry, NULL);
   donate (b, 6, FALSE, FALSE, entry, NULL);
-  run_for (3 * INTERVAL_MS);
+  tracker_test_run_for (3 * INTERVAL_MS);
   while (TRUE)
     {
       /* The latest assign of each. */
@@ -531,7 +487,7 @@ test_downloader_demand (Fixture *fixture, gconstpointer data)
   /* Seeders cover the prior: nothing is short, nothing assigned. */
   announce (seeder, entry, "1111111111", FALSE);
   announce (seeder2, entry, "1111111111", FALSE);
-  run_for (2 * INTERVAL_MS);
+  tracker_test_run_for (2 * INTERVAL_MS);
   donate (donor, 2, FALSE, FALSE, entry, NULL);
   assign = expect_type (donor, ATLAS_TRACKER_MSG_ASSIGN);
   g_assert_cmpuint (assign->assignments->len, ==, 0);
@@ -569,7 +525,7 @@ test_anywhere (Fixture *fixture, gconstpointer data)
   announce (seeder, busy, "1111111111", FALSE);
   announce (leecher, busy, "1110111011", FALSE);
   announce (leecher, hidden, "0000000000", FALSE);
-  run_for (2 * INTERVAL_MS);
+  tracker_test_run_for (2 * INTERVAL_MS);
   donate (donor, 100, FALSE, TRUE, NULL, NULL);
   assign = expect_type (donor, ATLAS_TRACKER_MSG_ASSIGN);
   g_assert_cmpuint (assign->assignments->len, ==, 1);
@@ -697,7 +653,7 @@ test_peers_flag_donors (Fixture *fixture, gconstpointer data)
    * listed (and first: useful peers come before the others). */
   announce (seeder, entry, "1111100000", FALSE);
   announce (donor, entry, "0000011111", TRUE);
-  run_for (50);
+  tracker_test_run_for (50);
   announce (leecher, entry, "1111100000", FALSE);
   peers = expect_type (leecher, ATLAS_TRACKER_MSG_PEERS);
   g_assert_cmpuint (peers->peers->len, ==, 2);

@@ -5,6 +5,7 @@
 #include "atlas-hash.h"
 #include "atlas-tracker-server.h"
 #include "atlas-tracker-wire.h"
+#include "tracker-test-util.h"
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -28,39 +29,6 @@ typedef struct
   /* Tokens by role; uploader2 and reader2 are a second of each. */
   char *admin, *uploader, *uploader2, *downloader, *reader2;
 } Fixture;
-
-/* Waiting on the main context, bounded */
-
-static gboolean
-tick_cb (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Runs the main context until *@flag is set; fails the test after 5 s. */
-static void
-wait_for_flag (const gboolean *flag)
-{
-  gint64 deadline = g_get_monotonic_time () + TIMEOUT_USEC;
-  guint tick = g_timeout_add (20, tick_cb, NULL);
-
-  while (!*flag && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  g_assert_true (*flag);
-}
-
-/* Runs the main context for @msec, for things that must not happen. */
-static void
-run_for (guint msec)
-{
-  gint64 deadline = g_get_monotonic_time () + msec * 1000;
-  guint tick = g_timeout_add (10, tick_cb, NULL);
-
-  while (g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-}
 
 /* Metalink and tokens */
 
@@ -107,18 +75,6 @@ make_metalink (const char *name, guint seed, gsize size, char **sha256)
   return g_string_free (xml, FALSE);
 }
 
-static char *
-add_token (AtlasTrackerStore *store, const char *name, AtlasTrackerRole role)
-{
-  g_autoptr (GError) error = NULL;
-  char *token = atlas_tracker_token_generate ();
-  g_autofree char *hash = atlas_tracker_token_hash (token);
-
-  atlas_tracker_store_add_token (store, name, role, hash, &error);
-  g_assert_no_error (error);
-  return token;
-}
-
 static void
 fixture_start (Fixture *fixture, const char *cert, const char *key)
 {
@@ -132,11 +88,13 @@ fixture_start (Fixture *fixture, const char *cert, const char *key)
   store = atlas_tracker_store_open (db, &error);
   g_assert_no_error (error);
 
-  fixture->admin = add_token (store, "admin", ATLAS_TRACKER_ROLE_ADMIN);
-  fixture->uploader = add_token (store, "uploader", ATLAS_TRACKER_ROLE_UPLOADER);
-  fixture->uploader2 = add_token (store, "uploader2", ATLAS_TRACKER_ROLE_UPLOADER);
-  fixture->downloader = add_token (store, "downloader", ATLAS_TRACKER_ROLE_DOWNLOADER);
-  fixture->reader2 = add_token (store, "reader2", ATLAS_TRACKER_ROLE_DOWNLOADER);
+  fixture->admin = tracker_test_add_token (store, "admin", ATLAS_TRACKER_ROLE_ADMIN, NULL);
+  fixture->uploader = tracker_test_add_token (store, "uploader", ATLAS_TRACKER_ROLE_UPLOADER, NULL);
+  fixture->uploader2 =
+      tracker_test_add_token (store, "uploader2", ATLAS_TRACKER_ROLE_UPLOADER, NULL);
+  fixture->downloader =
+      tracker_test_add_token (store, "downloader", ATLAS_TRACKER_ROLE_DOWNLOADER, NULL);
+  fixture->reader2 = tracker_test_add_token (store, "reader2", ATLAS_TRACKER_ROLE_DOWNLOADER, NULL);
 
   fixture->server = atlas_tracker_server_new (store, NULL);
   if (cert != NULL)
@@ -176,7 +134,7 @@ static void
 fixture_teardown (Fixture *fixture, gconstpointer data)
 {
   atlas_tracker_server_shutdown (fixture->server);
-  run_for (50);
+  tracker_test_run_for (50);
   g_clear_object (&fixture->session);
   g_clear_object (&fixture->server);
   remove_dir (fixture->dir);
@@ -231,7 +189,7 @@ request (Fixture *fixture, const char *method, const char *path, const char *tok
     }
   soup_session_send_and_read_async (fixture->session, msg, G_PRIORITY_DEFAULT, NULL, sent_cb,
                                     &reply);
-  wait_for_flag (&reply.done);
+  tracker_test_wait_for_flag (&reply.done);
   g_assert_no_error (reply.error);
   if (body_out != NULL)
     *body_out = g_steal_pointer (&reply.body);
@@ -661,7 +619,7 @@ ws_connect (Fixture *fixture, const char *token, GError **error)
     }
   soup_session_websocket_connect_async (fixture->session, msg, NULL, protocols, G_PRIORITY_DEFAULT,
                                         NULL, connected_cb, &connect);
-  wait_for_flag (&connect.done);
+  tracker_test_wait_for_flag (&connect.done);
   if (connect.error != NULL)
     g_propagate_error (error, connect.error);
   return connect.ws;
@@ -685,7 +643,7 @@ static AtlasTrackerMessage *
 next_message (Client *client)
 {
   gint64 deadline = g_get_monotonic_time () + TIMEOUT_USEC;
-  guint tick = g_timeout_add (20, tick_cb, NULL);
+  guint tick = g_timeout_add (20, tracker_test_tick_cb, NULL);
 
   while (g_queue_is_empty (&client->messages) && !client->closed
          && g_get_monotonic_time () < deadline)
@@ -766,7 +724,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
 static void
 wait_closed (Client *client)
 {
-  wait_for_flag (&client->closed);
+  tracker_test_wait_for_flag (&client->closed);
 }
 
 /* Announces holding @pieces (a string of '0'/'1' per piece). */
@@ -925,7 +883,7 @@ test_ws_announce_peers (Fixture *fixture, gconstpointer data)
   /* leave */
   leave = g_strdup_printf ("{\"type\":\"leave\",\"entry\":\"%s\"}", entry);
   send_text (c, leave);
-  run_for (100);
+  tracker_test_run_for (100);
   atlas_tracker_hub_count_swarm (hub, entry, &seeders, &peers);
   g_assert_cmpuint (peers, ==, 3);
   announce (d, entry, "1100000000", 50, 0);
@@ -1018,7 +976,7 @@ test_ws_signal (Fixture *fixture, gconstpointer data)
                           entry);
   send_text (c, text);
   expect_error (c, "forbidden", "announce");
-  run_for (50);
+  tracker_test_run_for (50);
   g_assert_true (g_queue_is_empty (&a->messages));
 }
 
@@ -1081,7 +1039,7 @@ test_ws_rate_limit (Fixture *fixture, gconstpointer data)
   for (guint i = 0; i < 15; i++)
     send_text (a, leave);
   expect_error (a, "rate-limited", "message dropped");
-  run_for (100);
+  tracker_test_run_for (100);
   while (!g_queue_is_empty (&a->messages))
     {
       g_autoptr (AtlasTrackerMessage) message = g_queue_pop_head (&a->messages);
@@ -1092,7 +1050,7 @@ test_ws_rate_limit (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (errors, ==, 0);
 
   /* After a pause the bucket has refilled and messages pass again. */
-  run_for (600);
+  tracker_test_run_for (600);
   announce (a, entry, "0000000000", 5, 0);
   g_free (expect_peers (a, entry));
   g_assert_false (a->closed);
@@ -1140,7 +1098,7 @@ test_ws_vanish (Fixture *fixture, gconstpointer data)
   deadline = g_get_monotonic_time () + TIMEOUT_USEC;
   do
     {
-      run_for (20);
+      tracker_test_run_for (20);
       atlas_tracker_hub_count_swarm (hub, entry, &seeders, &peers);
     }
   while (peers != 1 && g_get_monotonic_time () < deadline);
@@ -1172,7 +1130,7 @@ test_ws_ttl (Fixture *fixture, gconstpointer data)
     {
       announce (a, entry, "0000000000", 5, 0);
       g_free (expect_peers (a, entry));
-      run_for (400);
+      tracker_test_run_for (400);
     }
   atlas_tracker_hub_count_swarm (hub, entry, &seeders, &peers);
   g_assert_cmpuint (peers, ==, 1);
@@ -1204,7 +1162,7 @@ test_no_fd_leak (Fixture *fixture, gconstpointer data)
   gint64 deadline;
 
   g_assert_cmpuint (request (fixture, "GET", "/health", NULL, NULL, &reply), ==, 200);
-  run_for (100);
+  tracker_test_run_for (100);
   before = count_fds ();
   for (guint i = 0; i < 10; i++)
     {
@@ -1224,7 +1182,7 @@ test_no_fd_leak (Fixture *fixture, gconstpointer data)
   deadline = g_get_monotonic_time () + TIMEOUT_USEC;
   while (g_get_monotonic_time () < deadline)
     {
-      run_for (50);
+      tracker_test_run_for (50);
       after = count_fds ();
       if (after <= before && atlas_tracker_hub_get_n_peers (hub) == 0)
         break;
@@ -1383,7 +1341,7 @@ test_tls (void)
 
     soup_session_send_and_read_async (fixture.session, msg, G_PRIORITY_DEFAULT, NULL, sent_cb,
                                       &result);
-    wait_for_flag (&result.done);
+    tracker_test_wait_for_flag (&result.done);
     g_assert_error (result.error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
     g_clear_error (&result.error);
     g_clear_pointer (&result.body, g_bytes_unref);
