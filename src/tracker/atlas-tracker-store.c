@@ -449,6 +449,26 @@ entry_from_row (sqlite3_stmt *stmt)
   return entry;
 }
 
+/* Steps a bound statement of ENTRY_COLUMNS rows to the end; NULL with
+ * @error (naming @what) if SQLite fails part way. */
+static GPtrArray *
+collect_entries (AtlasTrackerStore *store, sqlite3_stmt *stmt, const char *what, GError **error)
+{
+  g_autoptr (GPtrArray) entries =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_index_entry_free);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (entries, entry_from_row (stmt));
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    {
+      sqlite_error (store, rc, what, error);
+      return NULL;
+    }
+  return g_steal_pointer (&entries);
+}
+
 AtlasTrackerIndexEntry *
 atlas_tracker_store_get_entry (AtlasTrackerStore *store, gint64 id, const AtlasTrackerToken *viewer,
                                GError **error)
@@ -519,8 +539,6 @@ atlas_tracker_store_list_entries (AtlasTrackerStore *store, const AtlasTrackerTo
                                   guint *total, GError **error)
 {
   g_autofree char *pattern = query != NULL && *query != '\0' ? like_pattern (query) : NULL;
-  g_autoptr (GPtrArray) entries =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_index_entry_free);
   sqlite3_stmt *stmt;
   int rc;
 
@@ -550,15 +568,7 @@ atlas_tracker_store_list_entries (AtlasTrackerStore *store, const AtlasTrackerTo
   sqlite3_bind_text (stmt, 4, name, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 5, limit);
   sqlite3_bind_int64 (stmt, 6, offset);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (entries, entry_from_row (stmt));
-  sqlite3_reset (stmt);
-  if (rc != SQLITE_DONE)
-    {
-      sqlite_error (store, rc, "listing entries", error);
-      return NULL;
-    }
-  return g_steal_pointer (&entries);
+  return collect_entries (store, stmt, "listing entries", error);
 }
 
 gboolean
@@ -638,27 +648,16 @@ GPtrArray *
 atlas_tracker_store_list_by_publisher (AtlasTrackerStore *store, const AtlasTrackerToken *viewer,
                                        const char *publisher, guint limit, GError **error)
 {
-  g_autoptr (GPtrArray) entries =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) atlas_tracker_index_entry_free);
   sqlite3_stmt *stmt = statement (store,
                                   "SELECT " ENTRY_COLUMNS " FROM entries e"
                                   " JOIN tokens t ON t.id = e.uploader"
                                   " WHERE t.name = ?3 AND " VISIBLE " ORDER BY e.id DESC LIMIT ?4",
                                   error);
-  int rc;
 
   if (stmt == NULL)
     return NULL;
   bind_viewer (stmt, viewer);
   sqlite3_bind_text (stmt, 3, publisher, -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64 (stmt, 4, limit);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (entries, entry_from_row (stmt));
-  sqlite3_reset (stmt);
-  if (rc != SQLITE_DONE)
-    {
-      sqlite_error (store, rc, "listing a publisher's entries", error);
-      return NULL;
-    }
-  return g_steal_pointer (&entries);
+  return collect_entries (store, stmt, "listing a publisher's entries", error);
 }
