@@ -432,15 +432,14 @@ header_cb (char *data, size_t size, size_t count, void *user_data)
 
   if (g_ascii_strcasecmp (line, "Content-Range") == 0)
     {
-      guint64 start, end, total;
+      AtlasContentRange range;
 
-      if (sscanf (value, "bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
-                  &start, &end, &total)
-          == 3)
+      /* Left at -1 when it does not parse: check_response rejects the answer. */
+      if (atlas_http_parse_content_range (value, &range))
         {
-          connection->cr_start = start;
-          connection->cr_end = end;
-          connection->cr_total = total;
+          connection->cr_start = range.first;
+          connection->cr_end = range.last;
+          connection->cr_total = range.total;
         }
     }
   else if (g_ascii_strcasecmp (line, "ETag") == 0)
@@ -448,7 +447,7 @@ header_cb (char *data, size_t size, size_t count, void *user_data)
   else if (g_ascii_strcasecmp (line, "Last-Modified") == 0)
     set_string (&connection->last_modified, value, strlen (value));
   else if (g_ascii_strcasecmp (line, "Retry-After") == 0)
-    connection->retry_after = g_ascii_strtoll (value, NULL, 10);
+    connection->retry_after = atlas_http_parse_retry_after (value, 24 * 60 * 60);
   else if (g_ascii_strcasecmp (line, "Link") == 0 && !self->from_metalink)
     {
       /* RFC 6249: a server may name mirrors of what it serves. */

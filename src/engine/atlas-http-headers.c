@@ -1,8 +1,11 @@
-/* atlas-http-headers.c — RFC 6249 (Metalink/HTTP) Link and RFC 3230 Digest headers.
+/* atlas-http-headers.c — the response headers the engine reads itself:
+ * RFC 6249 (Metalink/HTTP) Link, RFC 3230 Digest, Content-Range and Retry-After.
  *
- * Both come from whatever server answered, so a header that does not parse is
- * ignored piece by piece rather than failing the download: a mirror list or a
- * digest is a bonus, never a requirement.
+ * All come from whatever server answered. A Link or Digest that does not parse
+ * is ignored piece by piece rather than failing the download: a mirror list or
+ * a digest is a bonus, never a requirement. A Content-Range decides where the
+ * body's bytes are written, so it is parsed strictly and a doubtful one rejects
+ * the response.
  */
 #include "atlas-http-headers.h"
 
@@ -356,4 +359,61 @@ atlas_http_parse_digest (const char *value, AtlasChecksum *checksum)
     return FALSE;
   *checksum = best;
   return TRUE;
+}
+
+/* Reads decimal digits only (no sign, no spaces), at most 2^62: room to add
+ * one without overflow, and far beyond any file. */
+static gboolean
+read_position (const char **cursor, guint64 *out)
+{
+  const char *p = *cursor;
+  guint64 value = 0;
+
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  for (; g_ascii_isdigit (*p); p++)
+    {
+      value = value * 10 + (guint64) (*p - '0');
+      if (value > (G_GUINT64_CONSTANT (1) << 62))
+        return FALSE;
+    }
+  *cursor = p;
+  *out = value;
+  return TRUE;
+}
+
+gboolean
+atlas_http_parse_content_range (const char *value, AtlasContentRange *range)
+{
+  AtlasContentRange parsed;
+  const char *p = value;
+
+  g_return_val_if_fail (range != NULL, FALSE);
+
+  if (p == NULL || g_ascii_strncasecmp (p, "bytes", 5) != 0)
+    return FALSE;
+  p += 5;
+  if (*p != ' ' && *p != '\t')
+    return FALSE;
+  p = skip_spaces (p);
+  if (!read_position (&p, &parsed.first) || *p++ != '-' || !read_position (&p, &parsed.last)
+      || *p++ != '/' || !read_position (&p, &parsed.total))
+    return FALSE;
+  if (*skip_spaces (p) != '\0')
+    return FALSE;
+  if (parsed.first > parsed.last || parsed.last >= parsed.total)
+    return FALSE;
+  *range = parsed;
+  return TRUE;
+}
+
+guint
+atlas_http_parse_retry_after (const char *value, guint limit)
+{
+  const char *p = value == NULL ? "" : skip_spaces (value);
+  guint64 seconds;
+
+  if (!read_position (&p, &seconds) || *skip_spaces (p) != '\0')
+    return 0;
+  return (guint) MIN (seconds, (guint64) limit);
 }

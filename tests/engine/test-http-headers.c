@@ -111,6 +111,66 @@ test_digest_rejects_bad_values (void)
   g_assert_cmpint (checksum.type, ==, ATLAS_HASH_MD5);
 }
 
+static void
+test_content_range (void)
+{
+  AtlasContentRange range;
+
+  g_assert_true (atlas_http_parse_content_range ("bytes 0-1048575/4294967296", &range));
+  g_assert_cmpuint (range.first, ==, 0);
+  g_assert_cmpuint (range.last, ==, 1048575);
+  g_assert_cmpuint (range.total, ==, G_GUINT64_CONSTANT (4294967296));
+  g_assert_true (atlas_http_parse_content_range ("Bytes  7-7/8 ", &range));
+  g_assert_cmpuint (range.first, ==, 7);
+}
+
+static void
+test_content_range_rejects_doubtful (void)
+{
+  /* Each of these once parsed (sscanf skips spaces and accepts signs), and a
+   * negative start or a range past the end would have been written somewhere. */
+  const char *doubtful[] = {
+    "bytes -1-5/10",
+    "bytes +0-5/10",
+    "bytes 0- 5/10",
+    "bytes 0-5/ 10",
+    "bytes 5-4/10",
+    "bytes 0-10/10",
+    "bytes 0-5/*",
+    "bytes */10",
+    "bytes 0-5/10 junk",
+    "bytes=0-5/10",
+    "bits 0-5/10",
+    "bytes 0-5",
+    "bytes 0-0/18446744073709551615",
+    "bytes 0-0/4611686018427387905",
+    "",
+  };
+  AtlasContentRange range = { 1, 2, 3 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (doubtful); i++)
+    {
+      g_test_message ("%s", doubtful[i]);
+      g_assert_false (atlas_http_parse_content_range (doubtful[i], &range));
+    }
+  g_assert_false (atlas_http_parse_content_range (NULL, &range));
+  /* A refused value leaves the caller's range alone. */
+  g_assert_cmpuint (range.first, ==, 1);
+  g_assert_cmpuint (range.total, ==, 3);
+}
+
+static void
+test_retry_after (void)
+{
+  g_assert_cmpuint (atlas_http_parse_retry_after ("120", 3600), ==, 120);
+  g_assert_cmpuint (atlas_http_parse_retry_after (" 7 ", 3600), ==, 7);
+  g_assert_cmpuint (atlas_http_parse_retry_after ("99999999999999999999", 3600), ==, 0);
+  g_assert_cmpuint (atlas_http_parse_retry_after ("86400", 3600), ==, 3600);
+  g_assert_cmpuint (atlas_http_parse_retry_after ("-5", 3600), ==, 0);
+  g_assert_cmpuint (atlas_http_parse_retry_after ("Wed, 21 Oct 2026 07:28:00 GMT", 3600), ==, 0);
+  g_assert_cmpuint (atlas_http_parse_retry_after (NULL, 3600), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -121,6 +181,10 @@ main (int argc, char **argv)
   g_test_add_func ("/http-headers/link-empty", test_link_empty);
   g_test_add_func ("/http-headers/digest-strongest", test_digest_strongest);
   g_test_add_func ("/http-headers/digest-rejects-bad-values", test_digest_rejects_bad_values);
+  g_test_add_func ("/http-headers/content-range", test_content_range);
+  g_test_add_func ("/http-headers/content-range-rejects-doubtful",
+                   test_content_range_rejects_doubtful);
+  g_test_add_func ("/http-headers/retry-after", test_retry_after);
 
   return g_test_run ();
 }
