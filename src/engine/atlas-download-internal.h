@@ -65,7 +65,8 @@ struct _Connection
   guint8 *block;
   gsize block_fill;
   guint64 block_offset;
-  GByteArray *copy; /* endgame copy: held in memory until it wins */
+  GByteArray *copy;    /* endgame copy: held in memory until it wins */
+  gboolean https_only; /* redirects may not leave https (see start_connection) */
 
   /* The response, from its headers. */
   gboolean checked;

@@ -354,11 +354,17 @@ start_connection (AtlasDownload *self, Source *source, AtlasRange *range)
   curl_easy_setopt (connection->easy, CURLOPT_ERRORBUFFER, connection->error_buffer);
   curl_easy_setopt (connection->easy, CURLOPT_NOSIGNAL, 1L);
   /* Redirects are followed a few times and never to anything but http,
-   * https and ftp (no file://, no gopher://). */
+   * https and ftp (no file://, no gopher://). An https mirror may send us to
+   * plain http or ftp only when a hash will check the bytes: without one,
+   * TLS is all that vouches for them, and a downgrade would drop it silently. */
+  connection->https_only = g_ascii_strncasecmp (source->url, "https://", 8) == 0
+                           && atlas_request_get_checksums (self->request)->len == 0
+                           && atlas_request_get_piece_digests (self->request) == NULL;
   curl_easy_setopt (connection->easy, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt (connection->easy, CURLOPT_MAXREDIRS, 5L);
   curl_easy_setopt (connection->easy, CURLOPT_PROTOCOLS_STR, "http,https,ftp");
-  curl_easy_setopt (connection->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https,ftp");
+  curl_easy_setopt (connection->easy, CURLOPT_REDIR_PROTOCOLS_STR,
+                    connection->https_only ? "https" : "http,https,ftp");
   /* TLS verification is always on; tests add their CA instead of turning it off. */
   curl_easy_setopt (connection->easy, CURLOPT_SSL_VERIFYPEER, 1L);
   curl_easy_setopt (connection->easy, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -873,6 +879,14 @@ classify_end (AtlasDownload *self, Connection *connection, CURLcode result)
                            connection->error_buffer[0] ? ": " : "", connection->error_buffer);
       /* A redirect loop or a redirect to a forbidden scheme is the server's
        * doing: retrying will not help. */
+      if (result == CURLE_UNSUPPORTED_PROTOCOL && connection->https_only)
+        {
+          reject (connection,
+                  "it redirected from https to an unencrypted or unknown URL, refused because "
+                  "no hash checks this file (%s)",
+                  reason);
+          return NULL;
+        }
       if (result == CURLE_TOO_MANY_REDIRECTS || result == CURLE_UNSUPPORTED_PROTOCOL)
         {
           reject (connection, "%s", reason);

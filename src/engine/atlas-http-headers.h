@@ -31,9 +31,10 @@ typedef struct
 } AtlasContentRange;
 
 /* Parses a Content-Range value of the form "bytes FIRST-LAST/TOTAL" (RFC 9110
- * 14.4). FALSE for anything else, including an unknown total ("/*"), signs,
- * spaces inside numbers, numbers beyond 2^62, or FIRST > LAST, or LAST >= TOTAL:
- * a mirror that cannot state its range precisely is not trusted with bytes. */
+ * 14.4). FALSE for anything else, including an unknown total (a star after
+ * the slash), signs, spaces inside numbers, numbers beyond 2^62, FIRST > LAST
+ * or LAST >= TOTAL: a mirror that cannot state its range precisely is not
+ * trusted with bytes. */
 gboolean atlas_http_parse_content_range (const char *value, AtlasContentRange *range);
 
 /* Parses a Retry-After value given in seconds (the HTTP-date form is not

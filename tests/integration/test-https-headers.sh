@@ -2,9 +2,10 @@
 # HTTPS through nginx with a throwaway certificate: verification stays on (a
 # download without the CA must fail, never fall back), and the RFC 6249 Link
 # and RFC 3230 Digest headers nginx sends become mirrors and an expected hash.
+# A redirect from https to plain http is refused unless a hash checks the bytes.
 . "$(dirname "$0")/lib.sh"
 
-plan 6
+plan 9
 chmod 755 "$T"  # nginx workers run unprivileged
 mkdir -p "$T/root" "$T/dl" "$T/nginx/logs"
 head -c $((6 * MIB + 7)) /dev/urandom > "$T/root/file.bin"
@@ -38,6 +39,9 @@ http {
       add_header Link "<$BASE/-/file.bin>; rel=duplicate; pri=1";
       add_header Digest "SHA-256=$digest";
     }
+    location = /downgrade.bin {
+      return 302 $BASE/-/file.bin;
+    }
     location = /lying.bin {
       alias $T/root/file.bin;
       add_header Digest "SHA-256=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
@@ -66,4 +70,14 @@ check "without the CA the download fails on the certificate (exit $RC)" \
 run_atlas get --no-queue --dir "$T/dl" --ca-file "$T/cert.pem" "$https/lying.bin"
 check "a Digest the bytes do not match fails the download (exit $RC)" \
     bash -c "[ $RC -eq 3 ] && [ ! -e '$T/dl/lying.bin' ]"
+rm -rf "$T/dl" && mkdir "$T/dl"
+run_atlas get --no-queue --dir "$T/dl" --ca-file "$T/cert.pem" "$https/downgrade.bin"
+check "an https redirect to plain http without a hash fails (exit $RC)" \
+    bash -c "[ $RC -ne 0 ] && [ ! -e '$T/dl/downgrade.bin' ]"
+check "…and the error says why" err_has "redirected from https to an unencrypted"
+
+run_atlas get --no-queue --dir "$T/dl" --ca-file "$T/cert.pem" --checksum "sha256:$sha" \
+    "$https/downgrade.bin"
+check "with the file's hash the same redirect is followed and the file checked" \
+    bash -c "[ $RC -eq 0 ] && [ \"\$(sha256sum '$T/dl/downgrade.bin' | cut -d' ' -f1)\" = $sha ]"
 finish
