@@ -72,6 +72,20 @@ atlas_cli_exit_code_for_download (AtlasDownload *download)
 
   if (atlas_download_get_state (download) == ATLAS_DOWNLOAD_COMPLETE)
     return ATLAS_CLI_EXIT_OK;
+  /* The engine's code classes local failures whatever their wording: a .part
+   * file deleted underneath says "No such file or directory", which the words
+   * below would take for a network failure (exit 1, "check the network"). */
+  switch (atlas_download_get_error_code (download))
+    {
+    case ATLAS_ERROR_DISK_FULL:
+    case ATLAS_ERROR_IO:
+    case ATLAS_ERROR_STORE:
+      return ATLAS_CLI_EXIT_IO;
+    case ATLAS_ERROR_HASH_MISMATCH:
+      return ATLAS_CLI_EXIT_VERIFY;
+    default:
+      break;
+    }
   if (message == NULL)
     return ATLAS_CLI_EXIT_FAILED;
 

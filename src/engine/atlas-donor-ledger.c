@@ -34,10 +34,38 @@ _atlas_donor_ledger_used (const AtlasDonorLedger *ledger)
   return add_saturating (add_saturating (ledger->uploaded, ledger->fetched), ledger->unaccounted);
 }
 
+static gboolean is_month (const char *text);
+
+/* Months since year 0 of a "YYYY-MM", or -1. */
+static int
+month_number (const char *text)
+{
+  if (!is_month (text))
+    return -1;
+  return g_ascii_digit_value (text[0]) * 12000 + g_ascii_digit_value (text[1]) * 1200
+         + g_ascii_digit_value (text[2]) * 120 + g_ascii_digit_value (text[3]) * 12
+         + g_ascii_digit_value (text[5]) * 10 + g_ascii_digit_value (text[6]) - 1;
+}
+
+/* The wall clock set back into the month before the ledger's (by hand, a
+ * wrong time server, a time zone change at a month's start): the ledger
+ * keeps its month and its spending. Starting a month there would give the
+ * budget again, and once more when the clock comes back. A clock further
+ * back means the ledger's month was the mistake (a clock that ran ahead):
+ * then a month starts, or the donor would stay out of budget for years. */
+static gboolean
+clock_set_back (const char *ledger_month, const char *month)
+{
+  int from = month_number (ledger_month);
+  int to = month_number (month);
+
+  return from >= 0 && to >= 0 && to == from - 1;
+}
+
 gboolean
 _atlas_donor_ledger_roll (AtlasDonorLedger *ledger, const char *month)
 {
-  if (g_strcmp0 (ledger->month, month) == 0)
+  if (g_strcmp0 (ledger->month, month) == 0 || clock_set_back (ledger->month, month))
     return FALSE;
   _atlas_donor_ledger_clear (ledger);
   ledger->month = g_strdup (month);
@@ -79,7 +107,10 @@ _atlas_donor_ledger_parse (AtlasDonorLedger *ledger, const char *data, gsize len
       stored_month = g_key_file_get_string (file, GROUP, "month", NULL);
       intact = is_month (stored_month);
     }
-  if (intact && strcmp (stored_month, month) != 0)
+  /* Written while the clock was a month ahead of now: still this ledger. */
+  if (intact && clock_set_back (stored_month, month))
+    _atlas_donor_ledger_roll (ledger, stored_month);
+  else if (intact && strcmp (stored_month, month) != 0)
     return TRUE; /* last month's spending does not count against this one */
   intact = intact && get_count (file, "uploaded", &ledger->uploaded)
            && get_count (file, "fetched", &ledger->fetched)

@@ -29,7 +29,8 @@ char *_atlas_donor_ledger_month_now (void);
 void _atlas_donor_ledger_clear (AtlasDonorLedger *ledger);
 /* uploaded + fetched + unaccounted. */
 guint64 _atlas_donor_ledger_used (const AtlasDonorLedger *ledger);
-/* Starts a fresh month if @month is not the ledger's. TRUE if it did. */
+/* Starts a fresh month if @month is not the ledger's, except the month just
+ * before it (a wall clock set back keeps the spending). TRUE if it did. */
 gboolean _atlas_donor_ledger_roll (AtlasDonorLedger *ledger, const char *month);
 
 /* Reads @path (a missing file is an empty ledger of this month; a damaged

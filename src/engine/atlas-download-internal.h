@@ -143,6 +143,11 @@ struct _AtlasDownload
   guint16 *witness;  /* per piece: the suspect whose copy is being re-checked, or 0xffff */
   int last_suspect;  /* index of the source suspected last, -1 if none */
 
+  /* A whole-file mismatch although every piece matched: the pieces on disk
+   * are hashed again (at most MAX_RECHECKS times per activation). */
+  gboolean rechecking;
+  guint n_rechecks;
+
   /* Progress, published on the tick. */
   guint64 good_bytes;
   guint64 received_unchecked;

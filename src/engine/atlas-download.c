@@ -8,6 +8,7 @@
 #include "atlas-enums.h"
 #include "atlas-error.h"
 #include "atlas-request-private.h"
+#include "atlas-verifier.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,9 @@
 #include <unistd.h>
 
 #define MAX_LOG_LINES 500
+/* Whole-file mismatches re-checked from disk per activation: past that the
+ * file keeps changing underneath and the download fails instead of looping. */
+#define MAX_RECHECKS 3
 
 G_DEFINE_FINAL_TYPE (AtlasDownload, atlas_download, G_TYPE_OBJECT)
 
@@ -560,6 +564,10 @@ writer_created_cb (gpointer user_data)
                        self->part_path, lost);
   /* The hasher was already told those pieces were there: start it over. */
   restart_file_hash (self);
+  /* With every piece done it was waiting for the whole-file hash, a state in
+   * which nothing is fetched: it would wait forever. */
+  if (self->state == ATLAS_DOWNLOAD_VERIFYING)
+    _atlas_download_set_state (self, ATLAS_DOWNLOAD_ACTIVE, NULL);
   if (!self->stopping)
     _atlas_download_schedule (self);
 }
@@ -584,6 +592,17 @@ file_hashed_cb (GArray *digests, const GError *error, gpointer user_data)
 {
   AtlasDownload *self = user_data;
 
+  /* The hasher opens the .part by name; when the file was deleted, the
+   * writer creates it again on its own thread and reports it (created_cb),
+   * possibly after the hasher found it missing. Either way the pieces thought
+   * done are not on disk: fetch them again rather than fail the download. */
+  if (g_error_matches (error, ATLAS_ERROR, ATLAS_ERROR_NOT_FOUND) && self->writer != NULL
+      && self->n_rechecks == 0)
+    {
+      self->n_rechecks++;
+      writer_created_cb (self);
+      return;
+    }
   if (error != NULL)
     {
       _atlas_download_fail (self, error->code, error->message);
@@ -801,6 +820,90 @@ suspect_next_source (AtlasDownload *self)
   return TRUE;
 }
 
+/* Every piece passed its hash when it was written, yet the whole file does
+ * not match: either the bytes on disk changed since (the .part file was
+ * truncated, or written or punched by another program) or the Metalink's
+ * piece hashes and file hash disagree. Failing would be wrong in the first
+ * case and a retry would fail the same way forever, so the pieces are
+ * hashed again from disk: bad ones are fetched again, and only when all are
+ * good is the mismatch reported. */
+static void
+pieces_rechecked_cb (GObject *object, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (AtlasDownload) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasVerifyResult) verdict = atlas_verify_file_finish (result, &error);
+  g_autofree char *mismatch = NULL;
+  guint lost = 0;
+
+  self->rechecking = FALSE;
+  /* Paused, removed or closed meanwhile: a later activation checks again. */
+  if (self->session == NULL || self->state != ATLAS_DOWNLOAD_VERIFYING)
+    return;
+  if (verdict == NULL)
+    {
+      _atlas_download_fail (self, ATLAS_ERROR_IO, error->message);
+      return;
+    }
+  for (guint i = 0; i < verdict->bad_pieces->len; i++)
+    {
+      guint piece = g_array_index (verdict->bad_pieces, guint, i);
+
+      if (piece < self->n_pieces && atlas_scheduler_is_done (self->scheduler, piece))
+        {
+          _atlas_download_forget_piece (self, piece, G_MAXUINT);
+          lost++;
+        }
+    }
+  if (lost == 0)
+    {
+      g_autofree char *reason = NULL;
+
+      mismatch = describe_mismatch (self);
+      self->n_rechecks = MAX_RECHECKS;
+      if (mismatch == NULL)
+        {
+          _atlas_download_check_done (self);
+          return;
+        }
+      reason = g_strdup_printf ("%s (every piece on disk matches its piece hash: the file hash "
+                                "and the piece hashes of the Metalink disagree)",
+                                mismatch);
+      _atlas_download_fail (self, ATLAS_ERROR_HASH_MISMATCH, reason);
+      return;
+    }
+  _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                       "%u verified pieces of “%s” no longer match their hash on disk (the file "
+                       "was truncated or changed by something else); fetching them again",
+                       lost, self->part_path);
+  _atlas_download_persist (self);
+  restart_file_hash (self);
+  _atlas_download_set_state (self, ATLAS_DOWNLOAD_ACTIVE, NULL);
+  _atlas_download_schedule (self);
+}
+
+static void
+recheck_pieces (AtlasDownload *self)
+{
+  g_autoptr (GArray) no_checksums = g_array_new (FALSE, FALSE, sizeof (AtlasChecksum));
+  AtlasVerifyExpectation expect = {
+    .piece_type = self->piece_type,
+    .piece_length = self->piece_length,
+    .piece_digests = self->expected_pieces,
+    .checksums = no_checksums,
+    .size = self->size,
+  };
+
+  self->rechecking = TRUE;
+  self->n_rechecks++;
+  _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                       "The whole-file hash of “%s” does not match although every piece did: "
+                       "checking the pieces on disk again",
+                       self->part_path);
+  atlas_verify_file_async (self->part_path, &expect, NULL, NULL, NULL, pieces_rechecked_cb,
+                           g_object_ref (self));
+}
+
 static void
 rename_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
@@ -881,11 +984,16 @@ _atlas_download_check_done (AtlasDownload *self)
       if (self->writer != NULL)
         atlas_piece_writer_sync_soon (self->writer);
     }
-  if (self->file_digests == NULL || self->n_durable < self->n_pieces)
+  if (self->file_digests == NULL || self->n_durable < self->n_pieces || self->rechecking)
     return;
 
   _atlas_download_persist (self);
   mismatch = describe_mismatch (self);
+  if (mismatch != NULL && self->expected_pieces != NULL && self->n_rechecks < MAX_RECHECKS)
+    {
+      recheck_pieces (self);
+      return;
+    }
   if (mismatch != NULL && suspect_next_source (self))
     return;
   if (mismatch != NULL)
@@ -1239,6 +1347,7 @@ _atlas_download_activate (AtlasDownload *self)
     }
   self->tick_time = g_get_monotonic_time ();
   self->bytes_at_tick = self->good_bytes;
+  self->n_rechecks = 0;
   if (self->scheduler != NULL && self->needs_revalidation && self->expected_pieces != NULL)
     {
       start_revalidation (self);

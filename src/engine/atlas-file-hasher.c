@@ -70,8 +70,13 @@ hasher_thread (gpointer data)
       /* Opened only once bytes are final: the writer thread creates the file. */
       if (fd < 0 && (fd = open (hasher->path, O_RDONLY | O_CLOEXEC)) < 0)
         {
-          g_set_error (&hasher->error, ATLAS_ERROR, ATLAS_ERROR_IO,
-                       "Cannot read “%s” to hash it: %s", hasher->path, g_strerror (errno));
+          int errsv = errno;
+
+          /* NOT_FOUND tells the download that the file vanished, which it
+           * repairs by fetching the pieces again, from any other failure. */
+          g_set_error (&hasher->error, ATLAS_ERROR,
+                       errsv == ENOENT ? ATLAS_ERROR_NOT_FOUND : ATLAS_ERROR_IO,
+                       "Cannot read “%s” to hash it: %s", hasher->path, g_strerror (errsv));
           break;
         }
 
