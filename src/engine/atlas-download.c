@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_LOG_LINES 500
@@ -1198,6 +1199,7 @@ _atlas_download_persist (AtlasDownload *self)
 typedef struct
 {
   char *path;
+  char *final_path; /* where the file goes once complete */
   guint64 size;
   guint64 piece_length;
   guint n_pieces;
@@ -1205,37 +1207,31 @@ typedef struct
   GBytes *expected;
   guint8 *candidates; /* 1 = not recorded as verified */
   GArray *good;       /* guint pieces that hash right */
+  gboolean in_place;  /* the .part is gone, the final file holds every piece */
 } Revalidation;
 
 static void
 revalidation_free (Revalidation *job)
 {
   g_free (job->path);
+  g_free (job->final_path);
   g_bytes_unref (job->expected);
   g_free (job->candidates);
   g_clear_pointer (&job->good, g_array_unref);
   g_free (job);
 }
 
-/* On a worker: pieces not recorded as verified but holding data (the ones
- * in flight when the process died) are hashed; matches are kept. Holes are
- * skipped with SEEK_DATA, so a mostly empty file costs almost nothing. */
+/* Hashes the pieces of @fd marked in @candidates; appends those that match
+ * to job->good. Holes are skipped with SEEK_DATA, so a mostly empty file
+ * costs almost nothing. */
 static void
-revalidate_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+hash_pieces (Revalidation *job, int fd, const guint8 *candidates)
 {
-  Revalidation *job = data;
   gsize digest_length = atlas_hash_type_digest_length (job->type);
   const guint8 *expected = g_bytes_get_data (job->expected, NULL);
   g_autoptr (AtlasHasher) hasher = atlas_hasher_new (job->type);
   g_autofree guint8 *buffer = g_malloc (1024 * 1024);
-  int fd = open (job->path, O_RDONLY | O_CLOEXEC);
 
-  job->good = g_array_new (FALSE, FALSE, sizeof (guint));
-  if (fd < 0)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
   for (guint piece = 0; piece < job->n_pieces; piece++)
     {
       guint64 start = (guint64) piece * job->piece_length;
@@ -1244,7 +1240,7 @@ revalidate_thread (GTask *task, gpointer source, gpointer data, GCancellable *ca
       guint8 digest[ATLAS_HASH_MAX_DIGEST];
       gboolean ok = TRUE;
 
-      if (!job->candidates[piece])
+      if (!candidates[piece])
         continue;
       data_at = lseek (fd, start, SEEK_DATA);
       if (data_at < 0 || (guint64) data_at >= end)
@@ -1263,6 +1259,48 @@ revalidate_thread (GTask *task, gpointer source, gpointer data, GCancellable *ca
       if (ok && memcmp (digest, expected + piece * digest_length, digest_length) == 0)
         g_array_append_val (job->good, piece);
     }
+}
+
+/* On a worker: pieces not recorded as verified but holding data (the ones
+ * in flight when the process died) are hashed; matches are kept. */
+static void
+revalidate_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  Revalidation *job = data;
+  int fd = open (job->path, O_RDONLY | O_CLOEXEC);
+
+  job->good = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (fd < 0 && errno == ENOENT && job->final_path != NULL)
+    {
+      /* The process died after renaming the file into place but before
+       * "complete" was recorded (or a power cut took that commit): the
+       * .part is gone and the file is at its final path. Every piece of it
+       * is checked, since that path could also hold some other file; only a
+       * file that matches them all is kept, so nothing is fetched again. */
+      g_autofree guint8 *all = g_malloc (MAX (job->n_pieces, 1));
+      struct stat st;
+
+      memset (all, 1, MAX (job->n_pieces, 1));
+      fd = open (job->final_path, O_RDONLY | O_CLOEXEC);
+      if (fd >= 0 && fstat (fd, &st) == 0 && S_ISREG (st.st_mode)
+          && (guint64) st.st_size == job->size)
+        {
+          hash_pieces (job, fd, all);
+          job->in_place = job->good->len == job->n_pieces;
+        }
+      if (!job->in_place)
+        g_array_set_size (job->good, 0);
+      if (fd >= 0)
+        close (fd);
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (fd < 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  hash_pieces (job, fd, job->candidates);
   /* What survived the crash is kept only once it is durable. */
   if (job->good->len > 0)
     fdatasync (fd);
@@ -1279,6 +1317,15 @@ revalidated_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   const guint8 *expected = g_bytes_get_data (job->expected, NULL);
 
   self->revalidating = FALSE;
+  if (job->in_place)
+    {
+      /* Finished in place: the rename into place is skipped. */
+      g_free (self->part_path);
+      self->part_path = g_strdup (self->path);
+      _atlas_download_log (
+          self, G_LOG_LEVEL_INFO,
+          "“%s” was already in place with every piece right; not fetching it again", self->path);
+    }
   for (guint i = 0; i < job->good->len; i++)
     {
       guint piece = g_array_index (job->good, guint, i);
@@ -1289,8 +1336,10 @@ revalidated_cb (GObject *object, GAsyncResult *result, gpointer user_data)
   if (job->good->len > 0)
     {
       self->verified_dirty = TRUE;
-      _atlas_download_log (self, G_LOG_LEVEL_INFO,
-                           "Kept %u pieces that were on disk but not yet recorded", job->good->len);
+      if (!job->in_place)
+        _atlas_download_log (self, G_LOG_LEVEL_INFO,
+                             "Kept %u pieces that were on disk but not yet recorded",
+                             job->good->len);
       _atlas_download_persist (self);
     }
   if (self->state != ATLAS_DOWNLOAD_ACTIVE)
@@ -1309,6 +1358,8 @@ start_revalidation (AtlasDownload *self)
   g_autoptr (GTask) task = g_task_new (self, NULL, revalidated_cb, NULL);
 
   job->path = g_strdup (self->part_path);
+  if (g_strcmp0 (self->part_path, self->path) != 0)
+    job->final_path = g_strdup (self->path);
   job->size = self->size;
   job->piece_length = self->piece_length;
   job->n_pieces = self->n_pieces;

@@ -142,6 +142,7 @@ start_mirror() {
     fi
     BASE="http://127.0.0.1:$PORT"
     MIRROR_LOG=$log
+    MIRROR_LISTENERS=$(mirror_sockets)
 }
 
 # log_bytes LOG [FROM-LINE] : body bytes served from line FROM-LINE (1-based) on.
@@ -161,21 +162,24 @@ wait_for() {
     return 1
 }
 
-# mirror_conns : established connections to the mirror's port right now.
-mirror_conns() {
-    ss -Htn state established "( sport = :$PORT )" 2>/dev/null | wc -l | tr -d ' '
-}
-# wait_mirror_idle : wait (≤ 10 s) until no client is connected to the mirror
-# and its log has stopped growing, so every request so far is logged.
+# mirror_sockets : sockets the mirror process holds open right now.
+mirror_sockets() { find "/proc/$MIRROR_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+# wait_mirror_idle : wait (<= 10 s) until every response so far is in the
+# mirror's log. The mirror logs a response before it closes the connection,
+# and a rate-limited sender notices that the client is gone only at its next
+# send slot. ss(8) cannot tell: a client killed with unread data answers with
+# an RST, which takes the server's socket out of every TCP table while the
+# sender still sleeps. So the mirror's own socket descriptors are counted
+# down to its listeners.
 wait_mirror_idle() {
     local i=0 prev=-1 cur
     while [ $i -lt 100 ]; do
         cur=$(log_lines "$MIRROR_LOG")
-        if [ "$(mirror_conns)" -eq 0 ] && [ "$cur" -eq "$prev" ]; then
+        if [ "$(mirror_sockets)" -le "$MIRROR_LISTENERS" ] && [ "$cur" -eq "$prev" ]; then
             return 0
         fi
         prev=$cur
-        sleep 0.2; i=$((i + 2))
+        sleep 0.1; i=$((i + 1))
     done
     return 1
 }

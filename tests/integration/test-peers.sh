@@ -37,6 +37,9 @@ tracker_port() { sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p'
 tracker_up() { [ -n "$(tracker_port)" ]; }
 # start_tracker ADDR:PORT : sets TRACKER_PID.
 start_tracker() {
+    # Emptied here, not by the background job: tracker_up must not read the
+    # previous run's "listening" line before the job truncates the file.
+    : >"$T/tracker.out"
     "$ATLAS_TRACKER" serve --database "$DB" --listen "$1" >"$T/tracker.out" 2>>"$T/tracker.err" &
     TRACKER_PID=$!
     track_pid "$TRACKER_PID"
