@@ -6,9 +6,12 @@
 #include "atlas-tracker-server-private.h"
 #include "atlas-tracker-wire.h"
 
+#include <gio/gnetworking.h>
 #include <string.h>
 
 #define TOKEN_KEY "atlas-tracker-token"
+/* Connections the kernel queues before the tracker accepts them. */
+#define LISTEN_BACKLOG 1024
 
 struct _AtlasTrackerServer
 {
@@ -299,11 +302,30 @@ atlas_tracker_server_listen (AtlasTrackerServer *server, const char *address, GE
 {
   g_autoptr (GSocketAddress) socket_address = parse_address (address, error);
   g_autoptr (GError) listen_error = NULL;
+  g_autoptr (GSocket) socket = NULL;
+  GSocketFamily family;
 
   if (socket_address == NULL)
     return FALSE;
-  if (!soup_server_listen (server->soup, socket_address,
-                           server->https ? SOUP_SERVER_LISTEN_HTTPS : 0, &listen_error))
+  /* The socket is made here, not by soup_server_listen, for its backlog:
+   * libsoup keeps GLib's default of 10, and when more clients connect at
+   * once (all of them again after a restart) the kernel drops their SYNs,
+   * which they retry after 1, 3, 7, 15... s. 10,000 WebSocket clients took
+   * 241 s to connect, some over 60 s (bench/bench-tracker-load.sh). The
+   * kernel caps the value at net.core.somaxconn. */
+  family = g_socket_address_get_family (socket_address);
+  socket = g_socket_new (family, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &listen_error);
+  if (socket != NULL)
+    {
+      /* As libsoup does: [::] serves IPv6 only, 0.0.0.0 is its own listen. */
+      if (family == G_SOCKET_FAMILY_IPV6)
+        g_socket_set_option (socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+      g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
+    }
+  if (socket == NULL || !g_socket_bind (socket, socket_address, TRUE, &listen_error)
+      || !g_socket_listen (socket, &listen_error)
+      || !soup_server_listen_socket (server->soup, socket,
+                                     server->https ? SOUP_SERVER_LISTEN_HTTPS : 0, &listen_error))
     {
       g_set_error (error, ATLAS_ERROR, ATLAS_ERROR_NETWORK, "listening on %s: %s", address,
                    listen_error->message);
