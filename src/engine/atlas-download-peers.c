@@ -426,11 +426,30 @@ serve_fd (AtlasDownload *self)
   return self->serve_fd;
 }
 
+/* Once complete, the file stays at its final path, so a descriptor can be
+ * opened again whenever a new session needs one (each session keeps its own
+ * copy). Keeping ours held one descriptor per complete download that had
+ * served a peer, for as long as it stayed in the queue: in the app, whose
+ * queue keeps every finished download, they only grew (found by
+ * bench/soak.sh), and a file the user deleted kept its disk space. */
+static void
+release_serve_fd_if_complete (AtlasDownload *self)
+{
+  if (self->state == ATLAS_DOWNLOAD_COMPLETE && self->serve_fd >= 0)
+    {
+      close (self->serve_fd);
+      self->serve_fd = -1;
+    }
+}
+
 GBytes *
 atlas_download_dup_peer_bits (AtlasDownload *self)
 {
   g_return_val_if_fail (ATLAS_IS_DOWNLOAD (self), NULL);
   g_return_val_if_fail (self->scheduler != NULL, NULL);
+  /* The swarm asks for these bits every announce round: a download that
+   * completed with no peer linked drops the descriptor it cached before. */
+  release_serve_fd_if_complete (self);
   return g_bytes_new_take (dup_verified_bits (self), (self->n_pieces + 7) / 8);
 }
 
@@ -480,12 +499,15 @@ atlas_download_new_peer_session (AtlasDownload *self)
 {
   AtlasPeerLayout layout;
   g_autofree guint8 *bits = NULL;
+  AtlasPeerSession *session;
 
   g_return_val_if_fail (ATLAS_IS_DOWNLOAD (self), NULL);
   if (!atlas_download_get_peer_layout (self, &layout))
     return NULL;
   bits = dup_verified_bits (self);
-  return atlas_peer_session_new (&layout, bits, serve_fd (self));
+  session = atlas_peer_session_new (&layout, bits, serve_fd (self));
+  release_serve_fd_if_complete (self);
+  return session;
 }
 
 void
@@ -608,6 +630,7 @@ _atlas_download_peer_end (AtlasDownload *self, Connection *connection, const cha
   /* Closing reports "closed" again; the link is gone, so it is ignored. */
   atlas_peer_session_close (session, reason, why != NULL ? why : source->last_error);
   g_clear_object (&source->peer);
+  release_serve_fd_if_complete (self);
 }
 
 /* Nothing more to fetch: the link stays up to serve the peer. */
