@@ -260,6 +260,25 @@ def main():
                        "flow). Simulated populations, one allocation every simulated 5 s; `alloc ms` "
                        "is one `atlas_donation_alloc_run` on one core, `churn` the median share of "
                        "held copies dropped per step (docs/donation.md).")
+    md += summary_section(os.path.join(rdir, "fuzz", "table.md"),
+                          "## fuzzing — executions per target (`bench/bench-fuzz.sh`)",
+                          "Goal: each target at least 10 million executions with AddressSanitizer "
+                          "and UndefinedBehaviorSanitizer, no finding left open. libFuzzer, clang 14, "
+                          "one process per target.")
+    md += text_section(os.path.join(rdir, "tracker-load", "summary.txt"),
+                       "## tracker load — thousands of peers (`bench/bench-tracker-load.sh`)",
+                       "Simulated peers (libsoup WebSocket clients) say hello, join one of the "
+                       "entries, then announce and exchange offer/answer at a fixed total rate; "
+                       "latencies from the generator's send to the tracker's reply or relay; "
+                       "µs/msg is the tracker's CPU per WebSocket message.")
+    md += text_section(os.path.join(rdir, "queue-load", "summary.txt"),
+                       "## queue load — 1,000 queued, 200 active (`bench/bench-queue-load.sh`)",
+                       "256 KiB files with 64 KiB piece hashes from one loopback test mirror; "
+                       "`hb` is how late a 10 ms heartbeat on the engine's main loop ran.")
+    md += text_section(os.path.join(rdir, "soak", "summary.txt"),
+                       "## soak — an hour of mixed traffic (`bench/soak.sh`)",
+                       "Long-lived processes sampled while downloads, peers and a donor run; "
+                       "the bound is stated in the script and in bounds.tsv.")
     notes_md = os.path.join(rdir, "notes.md")
     if os.path.exists(notes_md):
         md.append("## Observations")

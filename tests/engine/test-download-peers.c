@@ -355,6 +355,25 @@ static const AtlasPeerSessionEvents leecher_events = {
   .block = leecher_block_cb,
 };
 
+/* How many of this process's descriptors are open on @path. */
+static guint
+descriptors_on (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *link = g_build_filename ("/proc/self/fd", name, NULL);
+      g_autofree char *target = g_file_read_link (link, NULL);
+
+      count += g_strcmp0 (target, path) == 0;
+    }
+  return count;
+}
+
 static void
 test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
 {
@@ -388,8 +407,16 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (leecher.base.received, ==, FILE_SIZE);
   g_assert_cmpuint (atlas_download_get_bytes_to_peers (download), ==, FILE_SIZE);
 
-  end_links (fixture, download);
+  /* The leecher leaves; the download stays in the queue, complete. Nothing
+   * may keep the file open now: a queue of finished downloads would hold a
+   * descriptor each, and a file the user deletes would keep its space. */
+  atlas_peer_session_close (leecher.base.session, ATLAS_PEER_GOODBYE_SHUTTING_DOWN, "done");
+  test_run_for (200);
+  g_clear_object (&ours);
   test_pipe_clear (ends);
+  g_assert_cmpuint (descriptors_on (atlas_download_get_path (download)), ==, 0);
+
+  end_links (fixture, download);
   seeder_clear (&leecher.base);
 }
 
