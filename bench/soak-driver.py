@@ -260,7 +260,14 @@ class Driver:
                     p.index, p.name, p.fate, note, (ev or {}).get("state"), err))
                 outcome = "BAD"
         self.record("peer", p.index, p.name, outcome, seconds, note)
-        if outcome != "BAD" or os.environ.get("SOAK_KEEP_BAD") != "1":
+        if outcome in ("BAD", "stuck"):
+            # Its output is the only clue to what went wrong: kept with the results.
+            kept = os.path.join(self.out, "failed-peer-%05d" % p.index)
+            os.makedirs(kept, exist_ok=True)
+            for log in (p.out, p.err):
+                if os.path.exists(log):
+                    shutil.copy(log, kept)
+        if outcome not in ("BAD", "stuck") or os.environ.get("SOAK_KEEP_BAD") != "1":
             shutil.rmtree(p.home, ignore_errors=True)
 
     # ------------------------------------------------------------ the app
