@@ -1043,11 +1043,17 @@ void
 _atlas_download_check_stalls (AtlasDownload *self, gint64 now)
 {
   guint timeout = atlas_settings_get_stall_timeout (atlas_session_get_settings (self->session));
+  /* Cancelling a connection can ban its source, which cancels the source's
+   * other connections too: walk a copy, and skip those already gone (ASan
+   * found the freed ones read when walking the live array). */
+  g_autoptr (GPtrArray) snapshot = g_ptr_array_copy (self->connections, NULL, NULL);
 
-  for (guint i = self->connections->len; i > 0; i--)
+  for (guint i = 0; i < snapshot->len; i++)
     {
-      Connection *connection = g_ptr_array_index (self->connections, i - 1);
+      Connection *connection = g_ptr_array_index (snapshot, i);
 
+      if (!g_ptr_array_find (self->connections, connection, NULL))
+        continue;
       if (connection->peer != NULL)
         {
           _atlas_download_peer_check_stall (self, connection, now, timeout);

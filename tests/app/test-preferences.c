@@ -203,6 +203,16 @@ assert_not_in_settings (GSettings *settings, const char *secret)
     }
 }
 
+/* g_settings_get_string returns a copy: freed here so that the sanitizer
+ * run (tools/test-sanitizers) sees no leak in the test itself. */
+static void
+assert_string_setting (Fixture *fixture, const char *key, const char *expected)
+{
+  g_autofree char *value = g_settings_get_string (fixture->settings, key);
+
+  g_assert_cmpstr (value, ==, expected);
+}
+
 static void
 test_peers (Fixture *fixture, gconstpointer data)
 {
@@ -237,18 +247,15 @@ test_peers (Fixture *fixture, gconstpointer data)
   /* Text rows write their key when applied, trimmed; a key set elsewhere
    * shows up in the row. */
   apply_text (tracker, "  https://tracker.example.org:8443 ");
-  g_assert_cmpstr (g_settings_get_string (fixture->settings, "tracker-url"), ==,
-                   "https://tracker.example.org:8443");
+  assert_string_setting (fixture, "tracker-url", "https://tracker.example.org:8443");
   g_settings_set_string (fixture->settings, "tracker-url", "http://10.0.0.2:8080");
   g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (tracker)), ==, "http://10.0.0.2:8080");
   apply_text (stun, "stun.example.org:3478");
-  g_assert_cmpstr (g_settings_get_string (fixture->settings, "stun-server"), ==,
-                   "stun.example.org:3478");
+  assert_string_setting (fixture, "stun-server", "stun.example.org:3478");
   apply_text (turn, "turn.example.org:3478");
-  g_assert_cmpstr (g_settings_get_string (fixture->settings, "turn-server"), ==,
-                   "turn.example.org:3478");
+  assert_string_setting (fixture, "turn-server", "turn.example.org:3478");
   apply_text (turn_user, "alice");
-  g_assert_cmpstr (g_settings_get_string (fixture->settings, "turn-username"), ==, "alice");
+  assert_string_setting (fixture, "turn-username", "alice");
 
   /* Secrets go to private files, never into GSettings. */
   apply_text (token, secret);

@@ -15,7 +15,8 @@ ui_test_init (int *argc, char ***argv)
 gboolean
 ui_test_wait_until (gboolean (*check) (gpointer data), gpointer data, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  /* Scaled like every wait of test_run_until (atlas-test-util.h). */
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * test_time_scale () * 1000;
 
   while (!check (data))
     {
@@ -69,21 +70,37 @@ ui_test_find_by_label (GtkWidget *root, const char *text)
   return ui_test_find (root, GTK_TYPE_WIDGET, ui_test_has_label, (gpointer) text);
 }
 
+static GskRenderNode *
+render_node (GtkWidget *widget, int width, int height)
+{
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  GtkSnapshot *snapshot = gtk_snapshot_new ();
+
+  gdk_paintable_snapshot (paintable, snapshot, width, height);
+  return gtk_snapshot_free_to_node (snapshot);
+}
+
 GdkTexture *
 ui_test_render (GtkWidget *widget)
 {
-  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
-  g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr (GskRenderNode) node = NULL;
   GskRenderer *renderer = gtk_native_get_renderer (gtk_widget_get_native (widget));
   int width = gtk_widget_get_width (widget);
   int height = gtk_widget_get_height (widget);
+  gint64 deadline = g_get_monotonic_time () + (gint64) 2 * G_USEC_PER_SEC * test_time_scale ();
 
   g_assert_nonnull (renderer);
   g_assert_cmpint (width, >, 0);
   g_assert_cmpint (height, >, 0);
-  gdk_paintable_snapshot (paintable, snapshot, width, height);
-  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  /* A widget whose new layout the frame clock has not run yet draws
+   * nothing; on a slow run (ASan, a loaded machine) that can outlast the
+   * caller's fixed wait, so wait for the drawing, within a deadline. */
+  node = render_node (widget, width, height);
+  while (node == NULL && g_get_monotonic_time () < deadline)
+    {
+      test_run_for (20);
+      node = render_node (widget, width, height);
+    }
   g_assert_nonnull (node);
   return gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, width, height));
 }

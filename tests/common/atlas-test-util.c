@@ -178,11 +178,26 @@ timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+guint
+test_time_scale (void)
+{
+  static guint scale;
+
+  if (scale == 0)
+    {
+      const char *text = g_getenv ("ATLAS_TEST_TIME_SCALE");
+      guint64 value = text != NULL ? g_ascii_strtoull (text, NULL, 10) : 0;
+
+      scale = CLAMP (value, 1, 100);
+    }
+  return scale;
+}
+
 gboolean
 test_run_until (gboolean *done, guint timeout_s)
 {
   gboolean timed_out = FALSE;
-  guint id = g_timeout_add_seconds (timeout_s, timeout_cb, &timed_out);
+  guint id = g_timeout_add_seconds (timeout_s * test_time_scale (), timeout_cb, &timed_out);
 
   while (!*done && !timed_out)
     g_main_context_iteration (NULL, TRUE);
@@ -203,6 +218,8 @@ test_run_for (guint ms)
 {
   gboolean done = FALSE;
 
+  /* Not scaled: callers use a fixed span also as a window within which
+   * something must not have happened yet. */
   g_timeout_add (ms, timeout_cb, &done);
   while (!done)
     g_main_context_iteration (NULL, TRUE);

@@ -32,6 +32,13 @@ gboolean test_file_matches (const char *path, const AtlasChecksum *sum);
 char *test_make_temp_dir (void);
 void test_remove_tree (const char *path);
 
+/* The factor the deadlines below (test_run_until, test_wait_for_end) are
+ * multiplied by: $ATLAS_TEST_TIME_SCALE (1 to 100, default 1).
+ * tools/test-sanitizers sets it, because ASan and valgrind make every step
+ * several times slower without changing what the tests assert.  The fixed
+ * span of test_run_for is not scaled. */
+guint test_time_scale (void);
+
 /* Runs the default main context until @download is complete or failed, or
  * @timeout_s passes. Returns the final state. */
 AtlasDownloadState test_wait_for_end (AtlasDownload *download, guint timeout_s);
