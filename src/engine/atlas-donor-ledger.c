@@ -82,13 +82,17 @@ get_count (GKeyFile *file, const char *key, guint64 *value)
   return text != NULL && g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT64, value, NULL);
 }
 
-/* "YYYY-MM" and nothing else. */
+/* "YYYY-MM" with a month from 01 to 12, and nothing else: month arithmetic
+ * (a clock set back one month) must not take "2025-24" for a month (found by
+ * fuzz-donor-ledger). */
 static gboolean
 is_month (const char *text)
 {
   return text != NULL && strlen (text) == 7 && g_ascii_isdigit (text[0])
          && g_ascii_isdigit (text[1]) && g_ascii_isdigit (text[2]) && g_ascii_isdigit (text[3])
-         && text[4] == '-' && g_ascii_isdigit (text[5]) && g_ascii_isdigit (text[6]);
+         && text[4] == '-'
+         && ((text[5] == '0' && text[6] >= '1' && text[6] <= '9')
+             || (text[5] == '1' && text[6] >= '0' && text[6] <= '2'));
 }
 
 gboolean
