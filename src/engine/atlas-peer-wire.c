@@ -419,7 +419,9 @@ atlas_peer_decoder_next (AtlasPeerDecoder *self, AtlasPeerMessage *message, GErr
 
   for (;;)
     {
-      const guint8 *frame = self->buffer + self->start;
+      /* Before the first feed there is no buffer, and NULL + 0 is undefined
+       * behaviour (UBSan stops a fuzzer that decodes before feeding). */
+      const guint8 *frame = self->buffer != NULL ? self->buffer + self->start : NULL;
       gsize available = self->end - self->start;
       guint32 frame_length;
       guint8 type;

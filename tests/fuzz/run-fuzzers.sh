@@ -8,7 +8,7 @@
 #   SUMMARY    append one tab-separated line per target: target, executions,
 #              seconds, executions/s, corpus files, result (ok or crash)
 #   TARGET     checksum, filename, http-headers, metalink, sums, peer-wire, tracker-wire,
-#              donor-ledger (default: all)
+#              donor-ledger, peer-session (default: all)
 #
 # New inputs libFuzzer finds go to BUILD_DIR/fuzz-corpus/TARGET, crashers to
 # BUILD_DIR/fuzz-artifacts/TARGET; neither touches the source tree. Copy a
@@ -32,7 +32,7 @@ while getopts s:n:b:o: option; do
   esac
 done
 shift $((OPTIND - 1))
-targets=${*:-checksum filename http-headers metalink sums peer-wire tracker-wire donor-ledger}
+targets=${*:-checksum filename http-headers metalink sums peer-wire tracker-wire donor-ledger peer-session}
 if [ -n "$runs" ]; then
   limit="-runs=$runs"
 else
@@ -62,7 +62,11 @@ for target in $targets; do
     dict="-dict=$source_dir/tests/fuzz/$target.dict"
   fi
   log="$build_dir/fuzz-$target.log"
-  echo "== fuzz-$target (${runs:+$runs executions}${runs:-$seconds s})"
+  if [ -n "$runs" ]; then
+    echo "== fuzz-$target ($runs executions)"
+  else
+    echo "== fuzz-$target ($seconds s)"
+  fi
   # The first directory receives new inputs; the checked-in seeds and the
   # Metalink fixtures are read only.
   result=ok
