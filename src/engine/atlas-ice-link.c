@@ -94,6 +94,9 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (AtlasIceLink, atlas_ice_link, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (ATLAS_TYPE_DATAGRAM_PATH,
                                                       atlas_ice_link_datagram_path_init))
 
+/* Links made and not yet finalized: see _atlas_ice_link_get_n_live(). */
+static gint n_live;
+
 static void
 event_free (Event *event)
 {
@@ -942,6 +945,7 @@ atlas_ice_link_finalize (GObject *object)
   g_free (self->remote_ufrag);
   g_free (self->remote_password);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_atomic_int_add (&n_live, -1);
 
   G_OBJECT_CLASS (atlas_ice_link_parent_class)->finalize (object);
 }
@@ -976,4 +980,11 @@ atlas_ice_link_init (AtlasIceLink *self)
 {
   g_mutex_init (&self->events_lock);
   g_queue_init (&self->events);
+  g_atomic_int_inc (&n_live);
+}
+
+guint
+_atlas_ice_link_get_n_live (void)
+{
+  return (guint) g_atomic_int_get (&n_live);
 }

@@ -85,4 +85,7 @@ const char *atlas_ice_link_get_selected_remote_kind (AtlasIceLink *self);
 /* Datagrams that the socket would not take (counted as lost). */
 guint64 atlas_ice_link_get_dropped_count (AtlasIceLink *self);
 
+/* For tests: links made and not yet finalized in this process. */
+guint _atlas_ice_link_get_n_live (void);
+
 G_END_DECLS

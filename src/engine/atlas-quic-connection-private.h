@@ -38,6 +38,10 @@ AtlasQuicConnection *_atlas_quic_connection_new_tuned (AtlasDatagramPath *path, 
                                                        const _AtlasQuicTuning *tuning,
                                                        GError **error);
 
+/* Connections alive in this process (made and not yet finalized): tests
+ * check that a peer that vanished leaves none behind. */
+guint _atlas_quic_connection_get_n_live (void);
+
 typedef enum
 {
   QUIC_STATE_HANDSHAKE,

@@ -27,6 +27,9 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (AtlasQuicConnection, atlas_quic_connection, G_TYPE_OBJECT)
 
+/* Connections made and not yet finalized: see _atlas_quic_connection_get_n_live(). */
+static gint n_live;
+
 static void flush (AtlasQuicConnection *self);
 static void schedule_flush (AtlasQuicConnection *self);
 
@@ -655,6 +658,7 @@ atlas_quic_connection_finalize (GObject *object)
   g_free (self->tx_buffer);
   g_free (self->close_packet);
   g_clear_pointer (&self->context, g_main_context_unref);
+  g_atomic_int_add (&n_live, -1);
 
   G_OBJECT_CLASS (atlas_quic_connection_parent_class)->finalize (object);
 }
@@ -681,4 +685,11 @@ atlas_quic_connection_init (AtlasQuicConnection *self)
   self->stream_id = -1;
   self->ring_size = SEND_BUFFER_SIZE;
   self->ring = g_malloc (self->ring_size);
+  g_atomic_int_inc (&n_live);
+}
+
+guint
+_atlas_quic_connection_get_n_live (void)
+{
+  return (guint) g_atomic_int_get (&n_live);
 }

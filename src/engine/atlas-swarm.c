@@ -624,7 +624,10 @@ accept_offer (AtlasSwarm *self, const AtlasTrackerMessage *message)
       /* Both called at once: the call from the smaller peer id goes ahead. */
       if (!existing->initiator || strcmp (own_id, message->peer_id) < 0)
         return;
-      g_hash_table_remove (self->links, existing->session_id);
+      /* Closed, not just dropped from the table: when the peer calls again
+       * over a link that already carries a peer session (it restarted), the
+       * download still holds that session, whose transport is this link. */
+      link_close (existing, "the peer called again");
     }
   if (!may_link (self, message->peer_id, message->entry))
     return;
