@@ -404,6 +404,12 @@ typedef struct
 } ToastWait;
 
 static gboolean
+swarm_has_error (gpointer data)
+{
+  return atlas_app_swarm_get_error (data) != NULL;
+}
+
+static gboolean
 toast_shown (gpointer data)
 {
   ToastWait *wait = data;
@@ -427,7 +433,8 @@ test_peer_problem_toast (Fixture *fixture, gconstpointer data)
   g_assert_null (atlas_app_swarm_get_error (swarm));
 
   g_settings_set_string (fixture->settings, "tracker-url", "ftp://tracker.example.org");
-  test_run_for (100);
+  /* The swarm rebuilds from an idle: bounded wait (100 ms was too short under ASan). */
+  g_assert_true (ui_test_wait_until (swarm_has_error, swarm, 5000));
   g_assert_false (atlas_app_swarm_is_running (swarm));
   wait.text = atlas_app_swarm_get_error (swarm);
   g_assert_nonnull (wait.text);

@@ -85,7 +85,12 @@ signal_line (Peer *peer, const char *format, ...)
 static void
 maybe_done (Peer *peer)
 {
-  guint min = peer->count * 99 / 100;
+  /* UDP may drop a datagram or two when the receiver falls behind; a build
+   * slowed down for the sanitizers (ATLAS_TEST_TIME_SCALE > 1) falls behind
+   * more: 2 % were lost through TURN under ASan. Corruption is never allowed. */
+  const char *scale = g_getenv ("ATLAS_TEST_TIME_SCALE");
+  guint percent = scale != NULL && g_ascii_strtoull (scale, NULL, 10) > 1 ? 90 : 99;
+  guint min = peer->count * percent / 100;
 
   if (!peer->reported || peer->peer_received < 0)
     return;
