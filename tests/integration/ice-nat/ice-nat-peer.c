@@ -82,15 +82,23 @@ signal_line (Peer *peer, const char *format, ...)
     }
 }
 
+/* A build slowed down for the sanitizers (ATLAS_TEST_TIME_SCALE > 1). */
+static gboolean
+slowed_build (void)
+{
+  const char *scale = g_getenv ("ATLAS_TEST_TIME_SCALE");
+
+  return scale != NULL && g_ascii_strtoull (scale, NULL, 10) > 1;
+}
+
 static void
 maybe_done (Peer *peer)
 {
   /* UDP may drop a datagram or two when the receiver falls behind; a build
-   * slowed down for the sanitizers (ATLAS_TEST_TIME_SCALE > 1) falls behind
-   * more: 2 % were lost through TURN under ASan. Corruption is never allowed. */
-  const char *scale = g_getenv ("ATLAS_TEST_TIME_SCALE");
-  guint percent = scale != NULL && g_ascii_strtoull (scale, NULL, 10) > 1 ? 90 : 99;
-  guint min = peer->count * percent / 100;
+   * slowed down for the sanitizers falls behind more (2-30 % were lost
+   * through TURN under ASan on a busy machine, even paced). Corruption is
+   * never allowed. */
+  guint min = peer->count * (slowed_build () ? 90 : 99) / 100;
 
   if (!peer->reported || peer->peer_received < 0)
     return;
@@ -165,7 +173,10 @@ send_tick_cb (gpointer user_data)
   Peer *peer = user_data;
   guint8 datagram[DATAGRAM_SIZE];
 
-  for (guint n = 0; n < BATCH && peer->sent < peer->count; n++, peer->sent++)
+  /* 20 MB/s, or 2 MB/s when the receiver is slowed down for the sanitizers. */
+  guint batch = slowed_build () ? BATCH / 10 : BATCH;
+
+  for (guint n = 0; n < batch && peer->sent < peer->count; n++, peer->sent++)
     {
       g_autoptr (GError) error = NULL;
       guint32 seq = GUINT32_TO_BE (peer->sent);
