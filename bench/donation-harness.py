@@ -10,7 +10,6 @@ splits the origin's request log into the warm-up and download phases.  Every wai
 bounded.  CPU seconds come from wait4() per process, so donors and downloaders are
 counted apart.
 """
-import hashlib
 import json
 import os
 import selectors
@@ -18,21 +17,9 @@ import signal
 import sys
 import time
 
+from benchutil import sha256
+
 M = 1048576
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb", buffering=0) as f:
-            while True:
-                b = f.read(1 << 22)
-                if not b:
-                    break
-                h.update(b)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 def log_size(path):

@@ -13,7 +13,6 @@ Writes OUT/downloads.tsv (one line per download), OUT/activity.csv and OUT/resul
 Every wait is bounded; only processes started here are signalled, by PID.
 """
 import csv
-import hashlib
 import json
 import os
 import random
@@ -23,22 +22,10 @@ import subprocess
 import sys
 import time
 
+from benchutil import sha256
+
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb", buffering=0) as f:
-            while True:
-                b = f.read(1 << 22)
-                if not b:
-                    break
-                h.update(b)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 
 def sample(pid):
