@@ -162,6 +162,9 @@ start_tracker() {
     [[ -n $UP && -n $DOWN ]] || bench_die "atlas-tracker token add failed: $(cat "$work/token.err")"
     printf '%s\n' "$DOWN" >"$work/token"
     chmod 600 "$work/token"
+    # Made here, not by the background job: read before the job starts, a
+    # missing file would end the script (set -e, pipefail).
+    : >"$work/tracker.out"
     "$TRACKER_BIN" serve --database "$db" --listen 127.0.0.1:0 >"$work/tracker.out" 2>"$work/tracker.err" &
     TRACKER_PID=$!
     BENCH_PIDS+=("$TRACKER_PID")

@@ -449,6 +449,9 @@ run_atlas() {
     up=$("$TRACKER_BIN" token add --database "$db" --role uploader --name up 2>"$work/token.err")
     down=$("$TRACKER_BIN" token add --database "$db" --role downloader --name down 2>>"$work/token.err")
     [[ -n $up && -n $down ]] || bench_die "atlas-tracker token add failed: $(cat "$work/token.err")"
+    # Made here, not by the background job: read before the job starts, a
+    # missing file would end the script (set -e, pipefail).
+    : >"$work/tracker.out"
     "$TRACKER_BIN" serve --database "$db" --listen 127.0.0.1:0 >"$work/tracker.out" 2>"$work/tracker.err" &
     TRACKER_PID=$!
     BENCH_PIDS+=("$TRACKER_PID")
