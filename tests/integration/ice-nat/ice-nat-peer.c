@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define DATAGRAM_SIZE 1000
-#define BATCH 20
+#define BATCH 5
 /* How long to wait for stragglers after the last datagram was sent. */
 #define GRACE_MS 5000
 
@@ -94,11 +94,11 @@ slowed_build (void)
 static void
 maybe_done (Peer *peer)
 {
-  /* UDP may drop a datagram or two when the receiver falls behind; a build
-   * slowed down for the sanitizers falls behind more (2-30 % were lost
-   * through TURN under ASan on a busy machine, even paced). Corruption is
-   * never allowed. */
-  guint min = peer->count * (slowed_build () ? 90 : 99) / 100;
+  /* UDP drops datagrams when the receiver falls behind, more on a busy
+   * machine (9-14 % through TURN at 20 MB/s while CI ran beside fuzzers)
+   * and in a build slowed down for the sanitizers; sending is paced for it.
+   * A path that does not work delivers nothing; corruption is never allowed. */
+  guint min = peer->count * (slowed_build () ? 90 : 95) / 100;
 
   if (!peer->reported || peer->peer_received < 0)
     return;
@@ -173,8 +173,8 @@ send_tick_cb (gpointer user_data)
   Peer *peer = user_data;
   guint8 datagram[DATAGRAM_SIZE];
 
-  /* 20 MB/s, or 2 MB/s when the receiver is slowed down for the sanitizers. */
-  guint batch = slowed_build () ? BATCH / 10 : BATCH;
+  /* 5 MB/s, or 2 MB/s when the receiver is slowed down for the sanitizers. */
+  guint batch = slowed_build () ? 2 : BATCH;
 
   for (guint n = 0; n < batch && peer->sent < peer->count; n++, peer->sent++)
     {
