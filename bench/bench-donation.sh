@@ -156,27 +156,12 @@ TRACKER_URL=""
 # start_tracker WORK: a fresh tracker (its own database, so no demand history carries
 # over between runs), an uploader and a downloader token; sets TRACKER_URL, UP, DOWN.
 start_tracker() {
-    local work=$1 db=$1/tracker.sqlite
-    UP=$("$TRACKER_BIN" token add --database "$db" --role uploader --name up 2>"$work/token.err")
-    DOWN=$("$TRACKER_BIN" token add --database "$db" --role downloader --name down 2>>"$work/token.err")
-    [[ -n $UP && -n $DOWN ]] || bench_die "atlas-tracker token add failed: $(cat "$work/token.err")"
+    local work=$1
+    bench_tracker_start "$work"
+    UP=$TRACKER_UP
+    DOWN=$TRACKER_DOWN
     printf '%s\n' "$DOWN" >"$work/token"
     chmod 600 "$work/token"
-    # Made here, not by the background job: read before the job starts, a
-    # missing file would end the script (set -e, pipefail).
-    : >"$work/tracker.out"
-    "$TRACKER_BIN" serve --database "$db" --listen 127.0.0.1:0 >"$work/tracker.out" 2>"$work/tracker.err" &
-    TRACKER_PID=$!
-    BENCH_PIDS+=("$TRACKER_PID")
-    local n=0 port=""
-    while ((n < 100)); do
-        port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/tracker.out" | head -n1)
-        [[ -n $port ]] && break
-        kill -0 "$TRACKER_PID" 2>/dev/null || break
-        sleep 0.05; n=$((n + 1))
-    done
-    [[ -n $port ]] || bench_die "atlas-tracker did not start: $(tail -3 "$work/tracker.err")"
-    TRACKER_URL=http://127.0.0.1:$port
 }
 
 stop_tracker() {

@@ -279,24 +279,13 @@ EOF
 # Origin egress for atlas is the test mirror's log (body bytes on the socket); the
 # downloaders' own from-mirror counters, when the CLI prints them, go in origin_alt.
 read -r -d '' ROWS_PY <<'EOF' || true
-import hashlib, json, sys
+import json, sys
+
+from benchutil import sha256
 
 result_path, run, sha, origin, out, bound = sys.argv[1:7]
 r = json.load(open(result_path))
 F, bound = int(sys.argv[7]), float(bound)
-
-def sha256(path):
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb", buffering=0) as f:
-            while True:
-                b = f.read(1 << 22)
-                if not b:
-                    break
-                h.update(b)
-    except OSError:
-        return None
-    return h.hexdigest()
 
 def find(d, *words):
     """The first integer field whose name has all the words (the CLI's JSON may grow)."""
@@ -445,25 +434,8 @@ TRACKER_PID=""
 run_atlas() {
     local run=$1 work=$BENCH_TMP/atlas-$1
     rm -rf -- "$work"; mkdir -p "$work"
-    local db=$work/tracker.sqlite up down
-    up=$("$TRACKER_BIN" token add --database "$db" --role uploader --name up 2>"$work/token.err")
-    down=$("$TRACKER_BIN" token add --database "$db" --role downloader --name down 2>>"$work/token.err")
-    [[ -n $up && -n $down ]] || bench_die "atlas-tracker token add failed: $(cat "$work/token.err")"
-    # Made here, not by the background job: read before the job starts, a
-    # missing file would end the script (set -e, pipefail).
-    : >"$work/tracker.out"
-    "$TRACKER_BIN" serve --database "$db" --listen 127.0.0.1:0 >"$work/tracker.out" 2>"$work/tracker.err" &
-    TRACKER_PID=$!
-    BENCH_PIDS+=("$TRACKER_PID")
-    local n=0 port=""
-    while ((n < 100)); do
-        port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$work/tracker.out" | head -n1)
-        [[ -n $port ]] && break
-        kill -0 "$TRACKER_PID" 2>/dev/null || break
-        sleep 0.05; n=$((n + 1))
-    done
-    [[ -n $port ]] || bench_die "atlas-tracker did not start: $(tail -3 "$work/tracker.err")"
-    local tracker=http://127.0.0.1:$port
+    bench_tracker_start "$work"
+    local up=$TRACKER_UP down=$TRACKER_DOWN tracker=$TRACKER_URL
     local origin_url=http://127.0.0.1:$MIRROR_PORT/rate=$ORIGIN_RATE/$NAME
     ATLAS_TRACKER_TOKEN=$up "$ATLAS_BIN" publish "$DATA/$NAME" --tracker "$tracker" \
         --mirror "$origin_url" --piece-size 1M --output "$work/$NAME.meta4" -q ||
@@ -495,7 +467,7 @@ run_atlas() {
     wait "$TRACKER_PID" 2>/dev/null || true
     bench_forget_pid "$TRACKER_PID"
 
-    python3 -c "$ROWS_PY" "$work/result.json" "$run" "$SHA" "$origin" "$OUT" "$BOUND" "$BYTES"
+    PYTHONPATH=$BENCH_DIR python3 -c "$ROWS_PY" "$work/result.json" "$run" "$SHA" "$origin" "$OUT" "$BOUND" "$BYTES"
     # Keep what explains a run (small): results, origin requests, per-peer logs.
     local keep=$OUT/logs/atlas-$run
     rm -rf -- "$keep"; mkdir -p "$keep"
@@ -527,7 +499,7 @@ run_bt() {
     python3 -c 'import json, sys
 r = json.load(open(sys.argv[1])); r["label"] = sys.argv[2]
 json.dump(r, open(sys.argv[1], "w"))' "$work/result.json" "$label"
-    python3 -c "$ROWS_PY" "$work/result.json" "$run" "$SHA" 0 "$OUT" "$BOUND" "$BYTES"
+    PYTHONPATH=$BENCH_DIR python3 -c "$ROWS_PY" "$work/result.json" "$run" "$SHA" 0 "$OUT" "$BOUND" "$BYTES"
     mkdir -p "$OUT/logs"
     cp "$work/result.json" "$OUT/logs/$label-$run.json"
     python3 -c "$TIMELINE_PY" bt "$work/result.json" "$OUT/timeline-$label-$run.tsv"

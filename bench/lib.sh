@@ -258,6 +258,35 @@ bench_mirror_stop() {
     MIRROR_PID=""
 }
 
+# bench_tracker_start DIR [COMMAND-PREFIX...]: a fresh atlas-tracker ($TRACKER_BIN) with
+# its database in DIR, an uploader and a downloader token (TRACKER_UP, TRACKER_DOWN),
+# listening on an ephemeral loopback port; sets TRACKER_PID and TRACKER_URL. A prefix
+# (e.g. env LD_PRELOAD=…) runs the server under it.
+bench_tracker_start() {
+    local dir=$1 db=$1/tracker.sqlite
+    shift
+    TRACKER_UP=$("$TRACKER_BIN" token add --database "$db" --role uploader --name up 2>"$dir/token.err")
+    TRACKER_DOWN=$("$TRACKER_BIN" token add --database "$db" --role downloader --name down 2>>"$dir/token.err")
+    [[ -n $TRACKER_UP && -n $TRACKER_DOWN ]] ||
+        bench_die "atlas-tracker token add failed: $(cat "$dir/token.err")"
+    # Made here, not by the background job: read before the job starts, a
+    # missing file would end the script (set -e, pipefail).
+    : >"$dir/tracker.out"
+    "$@" "$TRACKER_BIN" serve --database "$db" --listen 127.0.0.1:0 \
+        >"$dir/tracker.out" 2>"$dir/tracker.err" &
+    TRACKER_PID=$!
+    BENCH_PIDS+=("$TRACKER_PID")
+    local n=0 port=""
+    while ((n < 100)); do
+        port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$dir/tracker.out" | head -n1)
+        [[ -n $port ]] && break
+        kill -0 "$TRACKER_PID" 2>/dev/null || break
+        sleep 0.05; n=$((n + 1))
+    done
+    [[ -n $port ]] || bench_die "atlas-tracker did not start: $(tail -3 "$dir/tracker.err")"
+    TRACKER_URL=http://127.0.0.1:$port
+}
+
 # ---------------------------------------------------------------- measuring
 
 # Per-run TSV columns (bench_runs_header):

@@ -233,24 +233,10 @@ fi
 MIRROR_LOG=$(compgen -G "$BENCH_TMP/mirror.*.log" | head -n 1 || true)
 
 # ---------------------------------------------------------------- tracker
-DB=$WORK/tracker.sqlite
-UP=$("$TRACKER_BIN" token add --database "$DB" --role uploader --name up 2>"$WORK/token.err")
-DOWN=$("$TRACKER_BIN" token add --database "$DB" --role downloader --name down 2>>"$WORK/token.err")
-[[ -n $UP && -n $DOWN ]] || bench_die "atlas-tracker token add failed: $(cat "$WORK/token.err")"
+bench_tracker_start "$WORK" env "$(preload_for tracker)"
+UP=$TRACKER_UP
+DOWN=$TRACKER_DOWN
 printf '%s\n' "$DOWN" >"$WORK/token"; chmod 600 "$WORK/token"
-env "$(preload_for tracker)" "$TRACKER_BIN" serve --database "$DB" --listen 127.0.0.1:0 \
-    >"$WORK/tracker.out" 2>"$WORK/tracker.err" &
-TRACKER_PID=$!
-BENCH_PIDS+=("$TRACKER_PID")
-port=""
-for ((n = 0; n < 100; n++)); do
-    port=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$WORK/tracker.out" 2>/dev/null | head -n1 || true)
-    [[ -n $port ]] && break
-    kill -0 "$TRACKER_PID" 2>/dev/null || break
-    sleep 0.05
-done
-[[ -n $port ]] || bench_die "atlas-tracker did not start: $(tail -3 "$WORK/tracker.err")"
-TRACKER_URL=http://127.0.0.1:$port
 
 # Mixed sources: file 0 has the capped origin alone, file 1 also a mirror that resets
 # every connection after 3 MiB, file 2 also one that corrupts every byte (so bans and
