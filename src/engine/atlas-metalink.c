@@ -563,7 +563,10 @@ text_cb (GMarkupParseContext *context, const char *text, gsize text_len, gpointe
 }
 
 /* Character references can smuggle terminal escapes into a description that
- * the CLI prints; control characters other than tab and newlines are dropped. */
+ * the CLI prints; control characters other than tab and newline are dropped.
+ * Line ends become "\n" as XML requires: GMarkup folds "\r\n" and "\r" in
+ * escaped text but not inside CDATA, so without this the same description
+ * read back from to_xml would differ (found by fuzz-metalink). */
 static char *
 clean_text (const char *text)
 {
@@ -573,7 +576,13 @@ clean_text (const char *text)
     {
       gunichar c = g_utf8_get_char (p);
 
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || (c >= 0x7f && c < 0xa0))
+      if (c == '\r')
+        {
+          if (p[1] != '\n')
+            g_string_append_c (out, '\n');
+          continue;
+        }
+      if ((c < 0x20 && c != '\t' && c != '\n') || (c >= 0x7f && c < 0xa0))
         continue;
       g_string_append_unichar (out, c);
     }

@@ -180,6 +180,31 @@ test_metalink_control_characters_in_names (void)
   g_assert_cmpstr (file->description, ==, "[31mred");
 }
 
+/* XML reads "\r\n" and "\r" as "\n"; a description in CDATA (where GMarkup
+ * leaves them) must read the same as in escaped text, or it changes when
+ * to_xml writes it back out. */
+static void
+test_metalink_line_ends (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (AtlasMetalink) metalink = parse_text (
+      ML4_OPEN "<file name=\"a\"><description><![CDATA[one\r\ntwo\rthree\n]]>four</description>"
+               "<url>https://h/a</url></file>" ML4_CLOSE,
+      &error);
+  g_autoptr (AtlasMetalink) reparsed = NULL;
+  g_autofree char *xml = NULL;
+  const AtlasMetalinkFile *file;
+
+  g_assert_no_error (error);
+  file = g_ptr_array_index (metalink->files, 0);
+  g_assert_cmpstr (file->description, ==, "one\ntwo\nthree\nfour");
+  xml = atlas_metalink_to_xml (metalink);
+  reparsed = parse_text (xml, &error);
+  g_assert_no_error (error);
+  file = g_ptr_array_index (reparsed->files, 0);
+  g_assert_cmpstr (file->description, ==, "one\ntwo\nthree\nfour");
+}
+
 static void
 test_metalink_sizes (void)
 {
@@ -511,6 +536,7 @@ main (int argc, char **argv)
   g_test_add_func ("/metalink/unsafe-names", test_metalink_unsafe_names);
   g_test_add_func ("/metalink/control-characters-in-names",
                    test_metalink_control_characters_in_names);
+  g_test_add_func ("/metalink/line-ends", test_metalink_line_ends);
   g_test_add_func ("/metalink/sizes", test_metalink_sizes);
   g_test_add_func ("/metalink/pieces", test_metalink_pieces);
   g_test_add_func ("/metalink/pieces-unknown-type-skipped",
