@@ -392,7 +392,12 @@ write_block (Lane *lane, Job *job)
 
 /* Memory-backed filesystems allocate by zeroing pages that we are about to
  * overwrite anyway (0.28 s of CPU per GiB measured on tmpfs), so there the
- * reservation is a free-space check; disks get real extents. */
+ * reservation is a free-space check; disks get real extents.
+ * A file that already has its size and every block (one being seeded or
+ * repaired) is left alone: fallocate and ftruncate move its modification
+ * time even when they change nothing, and a web server serving the same file
+ * derives its ETag and Last-Modified from it (a mirror then refused our
+ * If-Range in cli-peers). */
 static int
 reserve_space (int fd, guint64 size)
 {
@@ -400,13 +405,20 @@ reserve_space (int fd, guint64 size)
   struct stat st;
   int err;
 
+  if (fstat (fd, &st) != 0)
+    return errno;
+  if ((guint64) st.st_size == size && (guint64) st.st_blocks * 512 >= size)
+    return 0;
+
   if (fstatfs (fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC))
     {
       struct statvfs vfs;
 
-      if (fstat (fd, &st) == 0 && fstatvfs (fd, &vfs) == 0
+      if (fstatvfs (fd, &vfs) == 0
           && (guint64) vfs.f_bavail * vfs.f_frsize + (guint64) st.st_blocks * 512 < size)
         return ENOSPC;
+      if ((guint64) st.st_size == size)
+        return 0;
       return ftruncate (fd, size) == 0 ? 0 : errno;
     }
 

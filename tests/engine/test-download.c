@@ -6,7 +6,9 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <signal.h>
 
 #define PIECE (1024 * 1024)
@@ -336,6 +338,7 @@ test_repair_async (Fixture *fixture, gconstpointer data)
   g_autofree char *path = NULL;
   AtlasDownload *repair = NULL;
   guint64 sent_before;
+  struct stat st;
   FILE *file;
 
   path =
@@ -359,6 +362,24 @@ test_repair_async (Fixture *fixture, gconstpointer data)
   g_assert_true (test_file_matches (path, &fixture->sum));
   /* Only the bad piece was fetched again. */
   g_assert_cmpuint (test_mirror_bytes_sent (fixture->mirror) - sent_before, <=, PIECE);
+
+  /* An intact file (what `atlas seed` checks) is only read: its modification
+   * time stays, so a web server serving the same file keeps its ETag and
+   * Last-Modified (fallocate moved it, and a mirror's If-Range then failed). */
+  atlas_session_remove (fixture->session, repair, FALSE);
+  g_assert_cmpint (
+      utimensat (AT_FDCWD, path, (struct timespec[]){ { 1600000000, 0 }, { 1600000000, 0 } }, 0),
+      ==, 0);
+  repair = NULL;
+  sent_before = test_mirror_bytes_sent (fixture->mirror);
+  atlas_session_repair_async (fixture->session, path, request, NULL, repaired_cb, &repair);
+  while (repair == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (test_wait_for_end (repair, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_cmpuint (test_mirror_bytes_sent (fixture->mirror), ==, sent_before);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mtim.tv_sec, ==, 1600000000);
+  g_assert_cmpint (st.st_mtim.tv_nsec, ==, 0);
 }
 
 static void

@@ -9,13 +9,14 @@
 
 : "${ATLAS_TRACKER:?ATLAS_TRACKER must point to the atlas-tracker executable}"
 
-plan 42
+plan 43
 
 SIZE=$((24 * MIB))
 mkdir -p "$T/root" "$T/seed" "$T/bad"
 make_file "$T/root/swarm.bin" 24
 GOOD=$(sha256_of "$T/root/swarm.bin")
 start_mirror "$T/root" "$T/mirror.log"
+ROOT_MTIME=$(stat -c %y "$T/root/swarm.bin")
 unset ATLAS_TRACKER_URL ATLAS_TRACKER_TOKEN ATLAS_TURN_PASSWORD
 # Entry names are looked up only when no file of that name is in the way.
 cd "$T" || exit 99
@@ -279,6 +280,13 @@ HONEST=$SEED_PID
 wait "$V1"; rc=$?
 check_leecher v1 $rc "... and the leecher still completes correctly, exit 0"
 stop_seeder "$HONEST"
+# The mirror serves the very file the seeders were given: seeding only reads
+# it, or the mirror's ETag moves and its If-Range answers turn into 200s.
+if [ "$(stat -c %y "$T/root/swarm.bin")" = "$ROOT_MTIME" ]; then
+    ok "seeding leaves the file's modification time alone"
+else
+    not_ok "seeding leaves the file's modification time alone" "$ROOT_MTIME -> $(stat -c %y "$T/root/swarm.bin")"
+fi
 
 # ---- 5. relay-only without a TURN server -----------------------------------------
 # The liar is still there, but no candidate of ours may leave the machine.
