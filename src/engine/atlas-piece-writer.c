@@ -669,12 +669,30 @@ atlas_piece_writer_get_queued (AtlasPieceWriter *writer)
   return (guint64) g_atomic_pointer_get (&writer->queued);
 }
 
+static void (*full_check_hook) (AtlasPieceWriter *writer);
+
+void
+_atlas_piece_writer_set_full_check_hook (void (*hook) (AtlasPieceWriter *writer))
+{
+  full_check_hook = hook;
+}
+
 gboolean
 atlas_piece_writer_is_full (AtlasPieceWriter *writer)
 {
   if (atlas_piece_writer_get_queued (writer) < HIGH_WATER)
     return FALSE;
+  if (full_check_hook != NULL)
+    full_check_hook (writer);
   g_atomic_int_set (&writer->want_drained, 1);
+  /* The lanes may have gone below the low-water mark between the read above
+   * and the flag, and then seen no flag: no one would ever post DRAINED and
+   * every transfer paused for it would wait forever, unseen by the stall
+   * check, which skips transfers we paused ourselves. So look again;
+   * whichever of us clears the flag decides. */
+  if (atlas_piece_writer_get_queued (writer) < LOW_WATER
+      && g_atomic_int_compare_and_exchange (&writer->want_drained, 1, 0))
+    return FALSE;
   return TRUE;
 }
 

@@ -74,6 +74,9 @@ void atlas_piece_writer_sync_soon (AtlasPieceWriter *writer);
  * should pause its transfers; drained() tells when to resume. */
 guint64 atlas_piece_writer_get_queued (AtlasPieceWriter *writer);
 gboolean atlas_piece_writer_is_full (AtlasPieceWriter *writer);
+/* Tests: called inside atlas_piece_writer_is_full() between its two looks at
+ * the queue, to stand for the caller's thread being preempted there. */
+void _atlas_piece_writer_set_full_check_hook (void (*hook) (AtlasPieceWriter *writer));
 
 /* Writes everything queued, syncs, reports the last results and durable
  * pieces (synchronously, from this call), stops the thread and frees. */
