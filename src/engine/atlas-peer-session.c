@@ -579,7 +579,12 @@ handle_message (AtlasPeerSession *self, const AtlasPeerMessage *message)
       _atlas_peer_session_protocol_error (self, "sent BITFIELD twice");
       break;
     case ATLAS_PEER_MSG_HAVE:
-      /* The decoder checked the piece against the count HELLO agreed on. */
+      /* The decoder checked the piece against the count HELLO agreed on. A
+       * HAVE of a piece already announced changes nothing: reported again,
+       * the owner would count the peer twice as its holder, for good, and a
+       * hostile peer could make any piece look widely held. */
+      if (atlas_peer_bitfield_get (self->remote_bits, message->piece))
+        break;
       atlas_peer_bitfield_set (self->remote_bits, message->piece);
       if (self->events.have != NULL)
         self->events.have (self, message->piece, self->user_data);

@@ -772,6 +772,34 @@ test_hello_checks (void)
   test_file_free (file);
 }
 
+/* A HAVE of a piece the remote already announced is not news: reported
+ * again, the download would count that peer twice as the piece's holder and,
+ * after the peer left, keep mirrors away from a piece nobody connected has. */
+static void
+test_repeated_have (void)
+{
+  TestFile *file = test_file_new (64 * KIB, 5, 10000);
+  g_autoptr (GByteArray) frames = g_byte_array_new ();
+  g_autofree guint8 *bits = g_malloc0 (atlas_peer_bitfield_size (file->layout.piece_count));
+  Hostile hostile;
+
+  atlas_peer_bitfield_set (bits, 1);
+  hostile_init (&hostile, file, NULL);
+  raw_handshake (hostile.session, file, bits);
+  atlas_peer_wire_append_have (frames, 1);
+  atlas_peer_wire_append_have (frames, 2);
+  atlas_peer_wire_append_have (frames, 2);
+  atlas_peer_wire_append_have (frames, 1);
+  raw_feed (hostile.session, frames);
+  g_assert_false (hostile.raw.closed);
+  g_assert_cmpuint (hostile.obs.haves->len, ==, 1);
+  g_assert_cmpuint (g_array_index (hostile.obs.haves, guint32, 0), ==, 2);
+  g_assert_true (atlas_peer_bitfield_get (atlas_peer_session_get_remote_bits (hostile.session), 1));
+  g_assert_true (atlas_peer_bitfield_get (atlas_peer_session_get_remote_bits (hostile.session), 2));
+  hostile_clear (&hostile);
+  test_file_free (file);
+}
+
 static gboolean
 seen_data_for (Raw *raw, TestFile *file, guint32 piece)
 {
@@ -1117,6 +1145,7 @@ main (int argc, char **argv)
 
       g_test_add_data_func (path, &hostile_cases[i], test_hostile);
     }
+  g_test_add_func ("/peer-session/repeated-have", test_repeated_have);
   g_test_add_func ("/peer-session/cancel", test_cancel);
   g_test_add_func ("/peer-session/choke", test_choke_remote);
   g_test_add_func ("/peer-session/choke-in-flight", test_choke_in_flight);
