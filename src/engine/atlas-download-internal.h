@@ -161,6 +161,8 @@ struct _AtlasDownload
   guint active_sources;
   guint piece_map_serial;
   gboolean piece_map_changed;
+  guint64 progress_bytes; /* received from every source, at progress_at */
+  gint64 progress_at;     /* monotonic us: last change, or last report */
 
   GPtrArray *log;
   guint reap_source;
@@ -183,6 +185,9 @@ struct _AtlasDownload
   gboolean punch_leftovers; /* restored: free what an interrupted drop left */
   gboolean partial_settled; /* every wanted piece is in; synced once */
 };
+
+/* atlas-download-progress.c: on the tick, says why nothing arrives. */
+void _atlas_download_watch_progress (AtlasDownload *self, gint64 now);
 
 /* atlas-download.c */
 void _atlas_download_log (AtlasDownload *self, GLogLevelFlags level, const char *format, ...)

@@ -1529,6 +1529,7 @@ _atlas_download_tick (AtlasDownload *self, gint64 now)
 
   if (self->state == ATLAS_DOWNLOAD_ACTIVE)
     _atlas_download_check_stalls (self, now);
+  _atlas_download_watch_progress (self, now);
 
   completed = completed_bytes_now (self);
 

@@ -401,6 +401,12 @@ atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_holders)
   self->mirror_max_holders = max_holders;
 }
 
+guint
+atlas_scheduler_get_mirror_max_holders (AtlasScheduler *self)
+{
+  return self->mirror_max_holders;
+}
+
 void
 atlas_scheduler_set_mirror_share (AtlasScheduler *self, const guint8 *bits)
 {

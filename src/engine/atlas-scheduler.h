@@ -100,6 +100,7 @@ void atlas_scheduler_set_swarming (AtlasScheduler *self, gboolean swarming, guin
  * leaves what peers hold to them, so the origin sends each piece about once;
  * splits and endgame copies still let mirrors help with anything. */
 void atlas_scheduler_set_mirror_max_holders (AtlasScheduler *self, guint max_holders);
+guint atlas_scheduler_get_mirror_max_holders (AtlasScheduler *self);
 
 /* In a swarm, the pieces this downloader fetches from mirrors for everyone
  * (atlas-piece-share.h; NULL: no share, the default). Mirrors take these

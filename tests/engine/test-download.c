@@ -186,6 +186,44 @@ test_503_mirror (Fixture *fixture, gconstpointer data)
 }
 
 static void
+keep_no_progress_report (AtlasDownload *download, guint level, const char *message,
+                         gpointer user_data)
+{
+  char **report = user_data;
+
+  if (*report == NULL && g_str_has_prefix (message, "Nothing received for"))
+    *report = g_strdup (message);
+}
+
+/* A download that receives nothing says why in its log, once a while has
+ * passed (six stall timeouts: 12 s here): what is missing and what each
+ * source is doing, instead of a silent frozen bar. */
+static void
+test_no_progress_explained (Fixture *fixture, gconstpointer data)
+{
+  const char *modes[] = { "status=503", NULL };
+  g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *report = NULL;
+  AtlasDownload *download = atlas_session_add (fixture->session, request, &error);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC * test_time_scale ();
+
+  g_assert_no_error (error);
+  g_signal_connect (download, "log", G_CALLBACK (keep_no_progress_report), &report);
+  while (report == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (report);
+  g_test_message ("%s", report);
+  g_assert_nonnull (strstr (
+      report, "Nothing received for 12 s: 25 pieces missing: 0 (unclaimed, 0 peers hold it), 1 "));
+  g_assert_nonnull (strstr (report, "/status=503/file.bin: "));
+  g_assert_nonnull (strstr (report, "last error: "));
+  g_assert_nonnull (strstr (report, "503"));
+  g_signal_handlers_disconnect_by_data (download, &report);
+  atlas_session_remove (fixture->session, download, TRUE);
+}
+
+static void
 assert_dropped (AtlasDownload *download, const char *modes, const char *reason)
 {
   AtlasSource *source = find_source (download, modes);
@@ -582,6 +620,7 @@ main (int argc, char **argv)
   ADD ("stalling-mirror", test_stalling_mirror);
   ADD ("resetting-mirror", test_resetting_mirror);
   ADD ("503-mirror", test_503_mirror);
+  ADD ("no-progress-explained", test_no_progress_explained);
   ADD ("ignores-range", test_ignores_range);
   ADD ("file-changes", test_file_changes);
   ADD ("corrupt-mirror-banned", test_corrupt_mirror_banned);
