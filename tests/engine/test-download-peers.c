@@ -325,6 +325,48 @@ test_peer_leaving_frees_its_pieces (Fixture *fixture, gconstpointer data)
   seeder_clear (&empty);
 }
 
+/* Two peers hold every piece: one sends, slowly, so mirrors leave the pieces
+ * to the peers; the other refuses each request (its file cannot be read).
+ * When the sender leaves, nothing arrives from anyone and both measured
+ * speeds fall to zero; mirrors must not go on deferring to the refuser, or
+ * the download waits for good. The mirror is the slower source here. */
+static void
+test_refusing_peer_does_not_hold_mirrors_back (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download = add_download (fixture, "rate=512K");
+  AtlasPeerLayout layout;
+  Seeder sender, refuser;
+  TestPipeEnd sender_ends[2] = { 0 };
+  TestPipeEnd refuser_ends[2] = { 0 };
+  guint64 from_mirrors;
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  atlas_download_set_swarming (download);
+  seeder_init (&sender, &layout, fixture->source_path, TRUE);
+  atlas_peer_session_set_upload_limits (sender.session, NULL, 2 * 1024 * 1024);
+  attach (download, &sender, sender_ends);
+  seeder_init (&refuser, &layout, NULL, TRUE);
+  attach (download, &refuser, refuser_ends);
+  test_run_for (1000);
+  g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, 0);
+  g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
+  from_mirrors = atlas_download_get_bytes_from_mirrors (download);
+
+  atlas_peer_session_close (sender.session, ATLAS_PEER_GOODBYE_SHUTTING_DOWN, "going away");
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_test_message ("mirrors sent %" G_GUINT64_FORMAT
+                  " bytes before the sender left, %" G_GUINT64_FORMAT " after",
+                  from_mirrors, atlas_download_get_bytes_from_mirrors (download) - from_mirrors);
+  g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >, from_mirrors);
+
+  end_links (fixture, download);
+  test_pipe_clear (sender_ends);
+  test_pipe_clear (refuser_ends);
+  seeder_clear (&sender);
+  seeder_clear (&refuser);
+}
+
 typedef struct
 {
   Seeder base;
@@ -431,6 +473,7 @@ main (int argc, char **argv)
   ADD ("peer-and-mirror", test_peer_and_mirror);
   ADD ("lying-peer-banned", test_lying_peer_banned);
   ADD ("peer-leaving-frees-its-pieces", test_peer_leaving_frees_its_pieces);
+  ADD ("refusing-peer-does-not-hold-mirrors-back", test_refusing_peer_does_not_hold_mirrors_back);
   ADD ("serves-verified-pieces", test_serves_verified_pieces);
 #undef ADD
   return g_test_run ();
