@@ -343,11 +343,11 @@ test_refusing_peer_does_not_hold_mirrors_back (Fixture *fixture, gconstpointer d
   g_assert_true (atlas_download_get_peer_layout (download, &layout));
   atlas_download_set_swarming (download);
   seeder_init (&sender, &layout, fixture->source_path, TRUE);
-  atlas_peer_session_set_upload_limits (sender.session, NULL, 2 * 1024 * 1024);
+  atlas_peer_session_set_upload_limits (sender.session, NULL, 1024 * 1024);
   attach (download, &sender, sender_ends);
   seeder_init (&refuser, &layout, NULL, TRUE);
   attach (download, &refuser, refuser_ends);
-  test_run_for (1000);
+  test_run_for (3000);
   g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, 0);
   g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
   from_mirrors = atlas_download_get_bytes_from_mirrors (download);
