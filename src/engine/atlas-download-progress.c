@@ -1,8 +1,9 @@
 /* atlas-download-progress.c — when an active download has received nothing
- * for a while (a minute by default), its log says why: what is missing, how many connected peers
- * hold it, and what each mirror and peer link is doing. The user sees a
- * reason instead of a frozen bar, and a hang we did not foresee becomes a
- * report we can read (a soak peer once sat at 12 of 16 MiB, silent). */
+ * for a while (a minute by default), its log says why: what is missing, how
+ * many connected peers hold it, and what each mirror and peer link is doing.
+ * The user sees a reason instead of a frozen bar, and a hang we did not
+ * foresee becomes a report we can read (a soak peer once sat at 12 of 16 MiB,
+ * silent). */
 #include "atlas-download-internal.h"
 
 /* Stall timeouts without a byte before saying why (60 s by default): by
