@@ -601,8 +601,11 @@ atlas_tracker_hub_add_connection (AtlasTrackerHub *hub, SoupWebsocketConnection 
    * enforced in message_cb with 1009 and libsoup's cut-off only stops frames
    * that are too big to keep in memory at all. */
   soup_websocket_connection_set_max_incoming_payload_size (socket, MAX_FRAME);
-  /* Pings find connections whose other end vanished without a close. */
-  soup_websocket_connection_set_keepalive_interval (socket, 30);
+  /* No keepalive pings from this side: libsoup gives each connection its own
+   * timer for them, and GLib visits every source on every main-loop
+   * iteration, so 10,000 peers meant 10,000 timers checked per message.  A
+   * client pings us itself (every 20 s), and a peer whose end vanished stops
+   * sending and is closed by sweep_cb. */
   g_signal_connect (socket, "message", G_CALLBACK (message_cb), connection);
   g_signal_connect (socket, "closed", G_CALLBACK (closed_cb), connection);
   connection->hello_timeout =
