@@ -91,6 +91,7 @@ struct _Connection
   AtlasPeerSession *peer;
   guint64 requested;
   gboolean holder_counted; /* its bitfield is in the scheduler's holder counts */
+  guint refusals;          /* REJECTs in a row while it was not choking us */
 };
 
 struct _AtlasDownload
@@ -172,7 +173,9 @@ struct _AtlasDownload
   guint64 bytes_from_mirrors;
   guint64 bytes_to_peers_base; /* sent by peer links that have closed */
   int serve_fd;                /* the .part (or final) file, read by peer sessions */
+  gboolean cannot_serve;       /* the file could not be opened: peers are told we hold nothing */
   gboolean swarming;           /* announced to peers: mirrors spread their claims */
+  gint64 peers_active_at;      /* a peer's last block, or a peer getting ready */
   GHashTable *peers_served;    /* names of peers sent at least one DATA block */
 
   /* Partial downloads (atlas-download-partial.c). Bitfields, most

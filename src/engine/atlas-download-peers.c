@@ -32,6 +32,10 @@
 #define PEER_CLAIM_MAX_BYTES (16 * 1024 * 1024)
 /* A peer that refused a request while not choking us is left alone this long. */
 #define PEER_REFUSED_BACKOFF_US (G_USEC_PER_SEC)
+/* After this many REJECTs in a row from a peer that is not choking us, its
+ * pieces stop counting as held (see rejected_cb). */
+#define PEER_REFUSALS_NOT_HOLDING 3
+#define PEER_REFUSED_BACKOFF_MAX_US (30 * G_USEC_PER_SEC)
 /* Endgame copies are held in memory until they win (as for mirrors). */
 #define PEER_MAX_COPY_PIECE (16 * 1024 * 1024)
 
@@ -215,6 +219,7 @@ ready_cb (AtlasPeerSession *session, gpointer user_data)
   self = connection->download;
   atlas_scheduler_add_holder (self->scheduler, atlas_peer_session_get_remote_bits (session));
   connection->holder_counted = TRUE;
+  self->peers_active_at = g_get_monotonic_time (); /* a new peer gets its chance */
   _atlas_download_log (self, G_LOG_LEVEL_INFO, "Peer %s connected", peer_name (source));
   pump (self, connection);
 }
@@ -227,7 +232,10 @@ have_cb (AtlasPeerSession *session, guint32 piece, gpointer user_data)
 
   if (connection == NULL || piece >= connection->download->n_pieces)
     return;
-  atlas_scheduler_add_holder_piece (connection->download->scheduler, piece);
+  /* Not counted before it is ready (ready_cb counts its whole bitfield then)
+   * nor while it refuses what it announces. */
+  if (connection->holder_counted)
+    atlas_scheduler_add_holder_piece (connection->download->scheduler, piece);
   if (connection->range == NULL)
     pump (connection->download, connection);
 }
@@ -282,7 +290,26 @@ rejected_cb (AtlasPeerSession *session, guint32 piece, guint32 offset, guint32 l
   self = connection->download;
   drop_range (self, connection);
   if (!atlas_peer_session_is_choking_us (session))
-    source->retry_at = g_get_monotonic_time () + PEER_REFUSED_BACKOFF_US;
+    {
+      gint64 backoff = PEER_REFUSED_BACKOFF_US << MIN (connection->refusals, 5);
+
+      connection->refusals++;
+      source->retry_at = g_get_monotonic_time () + MIN (backoff, PEER_REFUSED_BACKOFF_MAX_US);
+      /* A peer that announces pieces and refuses every request for them (its
+       * file was deleted, or it is hostile) would otherwise keep mirrors
+       * leaving those pieces to it for good: in a swarm they skip pieces
+       * peers hold while no one delivers.  It counts again once it sends. */
+      if (connection->refusals == PEER_REFUSALS_NOT_HOLDING && connection->holder_counted)
+        {
+          atlas_scheduler_remove_holder (self->scheduler,
+                                         atlas_peer_session_get_remote_bits (session));
+          connection->holder_counted = FALSE;
+          _atlas_download_log (self, G_LOG_LEVEL_INFO,
+                               "Peer %s refused %u requests in a row: its pieces are fetched "
+                               "elsewhere",
+                               peer_name (source), connection->refusals);
+        }
+    }
   _atlas_download_schedule (self);
 }
 
@@ -314,9 +341,15 @@ block_cb (AtlasPeerSession *session, guint32 piece, guint32 offset, const guint8
       return;
     }
 
+  connection->refusals = 0;
+  if (!connection->holder_counted)
+    {
+      atlas_scheduler_add_holder (self->scheduler, atlas_peer_session_get_remote_bits (session));
+      connection->holder_counted = TRUE;
+    }
   atlas_rate_limiter_consume (_atlas_session_get_limiter (self->session), length);
   atlas_rate_limiter_consume (&self->limiter, length);
-  connection->last_data = g_get_monotonic_time ();
+  connection->last_data = self->peers_active_at = g_get_monotonic_time ();
   connection->received += length;
   source->bytes += length;
   source->consecutive_failures = 0;
@@ -419,9 +452,11 @@ serve_fd (AtlasDownload *self)
       const char *path = self->state == ATLAS_DOWNLOAD_COMPLETE ? self->path : self->part_path;
 
       self->serve_fd = open (path, O_RDONLY | O_CLOEXEC);
-      if (self->serve_fd < 0)
-        _atlas_download_log (self, G_LOG_LEVEL_WARNING, "Cannot serve “%s” to peers: %s", path,
+      if (self->serve_fd < 0 && !self->cannot_serve)
+        _atlas_download_log (self, G_LOG_LEVEL_WARNING,
+                             "Cannot serve “%s” to peers: %s; they are told we hold nothing", path,
                              g_strerror (errno));
+      self->cannot_serve = self->serve_fd < 0;
     }
   return self->serve_fd;
 }
@@ -449,7 +484,11 @@ atlas_download_dup_peer_bits (AtlasDownload *self)
   g_return_val_if_fail (self->scheduler != NULL, NULL);
   /* The swarm asks for these bits every announce round: a download that
    * completed with no peer linked drops the descriptor it cached before. */
+  if (self->cannot_serve)
+    serve_fd (self); /* the file may be back */
   release_serve_fd_if_complete (self);
+  if (self->cannot_serve)
+    return g_bytes_new_take (g_new0 (guint8, (self->n_pieces + 7) / 8), (self->n_pieces + 7) / 8);
   return g_bytes_new_take (dup_verified_bits (self), (self->n_pieces + 7) / 8);
 }
 
@@ -500,12 +539,16 @@ atlas_download_new_peer_session (AtlasDownload *self)
   AtlasPeerLayout layout;
   g_autofree guint8 *bits = NULL;
   AtlasPeerSession *session;
+  int fd;
 
   g_return_val_if_fail (ATLAS_IS_DOWNLOAD (self), NULL);
   if (!atlas_download_get_peer_layout (self, &layout))
     return NULL;
-  bits = dup_verified_bits (self);
-  session = atlas_peer_session_new (&layout, bits, serve_fd (self));
+  fd = serve_fd (self);
+  /* Announcing pieces we cannot read (the user deleted or moved the finished
+   * file) would have the peer ask for each and be refused: we hold nothing. */
+  bits = fd >= 0 ? dup_verified_bits (self) : NULL;
+  session = atlas_peer_session_new (&layout, bits, fd);
   release_serve_fd_if_complete (self);
   return session;
 }

@@ -193,11 +193,20 @@ claim_pieces (AtlasDownload *self, Source *source)
 /* Whether peers delivered at least as fast as mirrors at the last tick (or
  * nothing has been measured yet). Then pieces peers hold are left to them;
  * when peers are the slower side, mirrors take anything, so a slow peer never
- * holds a download back: mirrors fill what peers cannot. */
+ * holds a download back: mirrors fill what peers cannot.
+ * Peers that sent nothing for a stall timeout (and none got ready since) are
+ * not outpacing anyone, whatever the averages say: those only decay towards
+ * zero, so once everyone went quiet, peers that had been faster stayed
+ * "faster" and mirrors left their pieces to them for good (seen in the soak:
+ * the peer left holding them refused every request). */
 static gboolean
-peers_outpace_mirrors (AtlasDownload *self)
+peers_outpace_mirrors (AtlasDownload *self, gint64 now)
 {
+  guint timeout = atlas_settings_get_stall_timeout (atlas_session_get_settings (self->session));
   double peers = 0, mirrors = 0;
+
+  if (now - self->peers_active_at > (gint64) timeout * G_USEC_PER_SEC)
+    return FALSE;
 
   for (guint i = 0; i < self->sources->len; i++)
     {
@@ -257,7 +266,7 @@ _atlas_download_schedule (AtlasDownload *self)
   if (self->swarming)
     {
       gboolean peers_ready = _atlas_download_has_ready_peer (self);
-      gboolean peers_faster = peers_ready && peers_outpace_mirrors (self);
+      gboolean peers_faster = peers_ready && peers_outpace_mirrors (self, now);
 
       atlas_scheduler_set_mirror_max_holders (self->scheduler, peers_faster ? 0 : G_MAXUINT);
       if (peers_ready)

@@ -51,19 +51,25 @@ static const AtlasPeerSessionEvents seeder_events = {
   .block = seeder_block_cb,
 };
 
+/* A peer serving @path that announces pieces [0, @n_held). */
 static void
-seeder_init (Seeder *seeder, const AtlasPeerLayout *layout, const char *path, gboolean holds_all)
+seeder_init_holding (Seeder *seeder, const AtlasPeerLayout *layout, const char *path, guint n_held)
 {
   g_autofree guint8 *bits = g_new0 (guint8, (layout->piece_count + 7) / 8);
 
-  if (holds_all)
-    for (guint p = 0; p < layout->piece_count; p++)
-      atlas_peer_bitfield_set (bits, p);
+  for (guint p = 0; p < n_held && p < layout->piece_count; p++)
+    atlas_peer_bitfield_set (bits, p);
   memset (seeder, 0, sizeof *seeder);
   seeder->fd = path != NULL ? open (path, O_RDONLY | O_CLOEXEC) : -1;
   seeder->session = atlas_peer_session_new (layout, bits, seeder->fd);
   atlas_peer_session_set_name (seeder->session, "seeder");
   atlas_peer_session_set_events (seeder->session, &seeder_events, seeder);
+}
+
+static void
+seeder_init (Seeder *seeder, const AtlasPeerLayout *layout, const char *path, gboolean holds_all)
+{
+  seeder_init_holding (seeder, layout, path, holds_all ? layout->piece_count : 0);
 }
 
 static void
@@ -128,7 +134,7 @@ end_links (Fixture *fixture, AtlasDownload *download)
 }
 
 static AtlasDownload *
-add_download (Fixture *fixture, const char *modes)
+add_download_paused (Fixture *fixture, const char *modes, gboolean paused)
 {
   g_autoptr (AtlasRequest) request = atlas_request_new ();
   g_autoptr (GError) error = NULL;
@@ -140,9 +146,16 @@ add_download (Fixture *fixture, const char *modes)
   atlas_request_set_pieces (request, ATLAS_HASH_SHA256, PIECE, fixture->pieces);
   atlas_request_add_checksum (request, &fixture->sum);
   atlas_request_set_filename (request, "file.bin");
+  atlas_request_set_paused (request, paused);
   download = atlas_session_add (fixture->session, request, &error);
   g_assert_no_error (error);
   return download;
+}
+
+static AtlasDownload *
+add_download (Fixture *fixture, const char *modes)
+{
+  return add_download_paused (fixture, modes, FALSE);
 }
 
 /* Connects @seeder to @download through an in-memory stream. */
@@ -367,6 +380,73 @@ test_refusing_peer_does_not_hold_mirrors_back (Fixture *fixture, gconstpointer d
   seeder_clear (&refuser);
 }
 
+/* The soak's stuck peer: in a swarm, mirrors fetch only this downloader's
+ * share while peers send faster.  The fast peer sends all it has (half the
+ * file) and stays; the only other holder of the rest refuses every request.
+ * Nobody sends anything any more, but the peers' decaying average stayed
+ * above the mirror's, so mirrors went on leaving the rest to peers: the
+ * download stopped short for good. */
+static void
+test_quiet_peers_do_not_hold_mirrors_back (Fixture *fixture, gconstpointer data)
+{
+  /* Added paused, so that the mirror's first claim is made in the swarm. */
+  AtlasDownload *download = add_download_paused (fixture, "rate=1M", TRUE);
+  const char *others[] = { "other-1", "other-2", "other-3", NULL };
+  AtlasPeerLayout layout;
+  Seeder sender, refuser;
+  TestPipeEnd sender_ends[2] = { 0 };
+  TestPipeEnd refuser_ends[2] = { 0 };
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  atlas_download_set_swarming (download);
+  atlas_download_set_swarm_members (download, "this-one", others);
+  seeder_init_holding (&sender, &layout, fixture->source_path, N_PIECES / 2);
+  atlas_peer_session_set_upload_limits (sender.session, NULL, 4 * 1024 * 1024);
+  attach (download, &sender, sender_ends);
+  seeder_init (&refuser, &layout, NULL, TRUE);
+  attach (download, &refuser, refuser_ends);
+  test_run_for (200);
+  atlas_download_resume (download);
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_test_message ("peers sent %" G_GUINT64_FORMAT " bytes, mirrors %" G_GUINT64_FORMAT,
+                  atlas_download_get_bytes_from_peers (download),
+                  atlas_download_get_bytes_from_mirrors (download));
+
+  end_links (fixture, download);
+  test_pipe_clear (sender_ends);
+  test_pipe_clear (refuser_ends);
+  seeder_clear (&sender);
+  seeder_clear (&refuser);
+}
+
+/* The only peer announces every piece and refuses each request (in the
+ * soak, an app whose user had deleted the finished file).  Nobody has sent
+ * anything, so peers "outpace" mirrors at 0 = 0 and mirrors leave held pieces
+ * to peers: without a limit on refusals the download waited for good. */
+static void
+test_refusing_peer_alone (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download = add_download (fixture, "rate=4M");
+  AtlasPeerLayout layout;
+  Seeder refuser;
+  TestPipeEnd ends[2] = { 0 };
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  atlas_download_set_swarming (download);
+  seeder_init (&refuser, &layout, NULL, TRUE);
+  attach (download, &refuser, ends);
+
+  g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
+  g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
+  g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >=, FILE_SIZE);
+  g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), ==, 0);
+
+  end_links (fixture, download);
+  test_pipe_clear (ends);
+  seeder_clear (&refuser);
+}
+
 typedef struct
 {
   Seeder base;
@@ -462,6 +542,57 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
   seeder_clear (&leecher.base);
 }
 
+/* The user deleted the finished file while the download stays in the
+ * queue: peers are told we hold nothing instead of being refused piece after
+ * piece, and the swarm announces nothing; the file put back is shared again. */
+static void
+test_deleted_file_not_announced (Fixture *fixture, gconstpointer data)
+{
+  AtlasDownload *download = add_download (fixture, "-");
+  g_autofree char *kept = NULL;
+  AtlasPeerLayout layout;
+  Leecher leecher = { 0 };
+  TestPipeEnd ends[2] = { 0 };
+  g_autoptr (AtlasPeerSession) ours = NULL;
+  g_autoptr (GBytes) bits = NULL;
+  guint announced = 0;
+
+  g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
+  kept = g_strconcat (atlas_download_get_path (download), ".kept", NULL);
+  g_assert_cmpint (rename (atlas_download_get_path (download), kept), ==, 0);
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  leecher.base.fd = -1;
+  leecher.base.session = atlas_peer_session_new (&layout, NULL, -1);
+  atlas_peer_session_set_events (leecher.base.session, &leecher_events, &leecher);
+  ours = atlas_download_new_peer_session (download);
+  test_pipe_connect (ours, leecher.base.session, ends);
+  atlas_peer_session_start (leecher.base.session);
+  atlas_download_add_peer (download, ours, "leecher");
+  g_assert_true (test_run_until (&leecher.ready, 10));
+  for (guint p = 0; p < N_PIECES; p++)
+    announced +=
+        atlas_peer_bitfield_get (atlas_peer_session_get_remote_bits (leecher.base.session), p);
+  g_assert_cmpuint (announced, ==, 0);
+  atlas_peer_session_close (leecher.base.session, ATLAS_PEER_GOODBYE_SHUTTING_DOWN, "done");
+  test_run_for (200);
+  g_clear_object (&ours);
+  test_pipe_clear (ends);
+  seeder_clear (&leecher.base);
+
+  bits = atlas_download_dup_peer_bits (download);
+  for (gsize i = 0; i < g_bytes_get_size (bits); i++)
+    g_assert_cmpuint (((const guint8 *) g_bytes_get_data (bits, NULL))[i], ==, 0);
+  g_clear_pointer (&bits, g_bytes_unref);
+
+  g_assert_cmpint (rename (kept, atlas_download_get_path (download)), ==, 0);
+  bits = atlas_download_dup_peer_bits (download);
+  g_assert_cmpuint (((const guint8 *) g_bytes_get_data (bits, NULL))[0], ==, 0xff);
+  g_assert_cmpuint (descriptors_on (atlas_download_get_path (download)), ==, 0);
+
+  end_links (fixture, download);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -474,7 +605,10 @@ main (int argc, char **argv)
   ADD ("lying-peer-banned", test_lying_peer_banned);
   ADD ("peer-leaving-frees-its-pieces", test_peer_leaving_frees_its_pieces);
   ADD ("refusing-peer-does-not-hold-mirrors-back", test_refusing_peer_does_not_hold_mirrors_back);
+  ADD ("refusing-peer-alone", test_refusing_peer_alone);
+  ADD ("quiet-peers-do-not-hold-mirrors-back", test_quiet_peers_do_not_hold_mirrors_back);
   ADD ("serves-verified-pieces", test_serves_verified_pieces);
+  ADD ("deleted-file-not-announced", test_deleted_file_not_announced);
 #undef ADD
   return g_test_run ();
 }
