@@ -427,7 +427,8 @@ test_quiet_peers_do_not_hold_mirrors_back (Fixture *fixture, gconstpointer data)
 static void
 test_refusing_peer_alone (Fixture *fixture, gconstpointer data)
 {
-  AtlasDownload *download = add_download (fixture, "rate=4M");
+  /* Added paused, so that the mirror's first claim is made in the swarm. */
+  AtlasDownload *download = add_download_paused (fixture, "rate=4M", TRUE);
   AtlasPeerLayout layout;
   Seeder refuser;
   TestPipeEnd ends[2] = { 0 };
@@ -436,6 +437,8 @@ test_refusing_peer_alone (Fixture *fixture, gconstpointer data)
   atlas_download_set_swarming (download);
   seeder_init (&refuser, &layout, NULL, TRUE);
   attach (download, &refuser, ends);
+  test_run_for (200);
+  atlas_download_resume (download);
 
   g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
   g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
