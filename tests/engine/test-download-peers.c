@@ -338,6 +338,36 @@ test_peer_leaving_frees_its_pieces (Fixture *fixture, gconstpointer data)
   seeder_clear (&empty);
 }
 
+/* A peer that sends (pieces [0, n_held), at an upload cap) and one that
+ * announces every piece and refuses each request (its file cannot be read). */
+typedef struct
+{
+  Seeder sender, refuser;
+  TestPipeEnd sender_ends[2], refuser_ends[2];
+} SenderAndRefuser;
+
+static void
+sender_and_refuser_attach (SenderAndRefuser *peers, AtlasDownload *download,
+                           const AtlasPeerLayout *layout, const char *path, guint n_held,
+                           guint64 upload_limit)
+{
+  memset (peers, 0, sizeof *peers);
+  seeder_init_holding (&peers->sender, layout, path, n_held);
+  atlas_peer_session_set_upload_limits (peers->sender.session, NULL, upload_limit);
+  attach (download, &peers->sender, peers->sender_ends);
+  seeder_init (&peers->refuser, layout, NULL, TRUE);
+  attach (download, &peers->refuser, peers->refuser_ends);
+}
+
+static void
+sender_and_refuser_clear (SenderAndRefuser *peers)
+{
+  test_pipe_clear (peers->sender_ends);
+  test_pipe_clear (peers->refuser_ends);
+  seeder_clear (&peers->sender);
+  seeder_clear (&peers->refuser);
+}
+
 /* Two peers hold every piece: one sends, slowly, so mirrors leave the pieces
  * to the peers; the other refuses each request (its file cannot be read).
  * When the sender leaves, nothing arrives from anyone and both measured
@@ -348,24 +378,19 @@ test_refusing_peer_does_not_hold_mirrors_back (Fixture *fixture, gconstpointer d
 {
   AtlasDownload *download = add_download (fixture, "rate=512K");
   AtlasPeerLayout layout;
-  Seeder sender, refuser;
-  TestPipeEnd sender_ends[2] = { 0 };
-  TestPipeEnd refuser_ends[2] = { 0 };
+  SenderAndRefuser peers;
   guint64 from_mirrors;
 
   g_assert_true (atlas_download_get_peer_layout (download, &layout));
   atlas_download_set_swarming (download);
-  seeder_init (&sender, &layout, fixture->source_path, TRUE);
-  atlas_peer_session_set_upload_limits (sender.session, NULL, 1024 * 1024);
-  attach (download, &sender, sender_ends);
-  seeder_init (&refuser, &layout, NULL, TRUE);
-  attach (download, &refuser, refuser_ends);
+  sender_and_refuser_attach (&peers, download, &layout, fixture->source_path, N_PIECES,
+                             1024 * 1024);
   test_run_for (3000);
   g_assert_cmpuint (atlas_download_get_bytes_from_peers (download), >, 0);
   g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_ACTIVE);
   from_mirrors = atlas_download_get_bytes_from_mirrors (download);
 
-  atlas_peer_session_close (sender.session, ATLAS_PEER_GOODBYE_SHUTTING_DOWN, "going away");
+  atlas_peer_session_close (peers.sender.session, ATLAS_PEER_GOODBYE_SHUTTING_DOWN, "going away");
   g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
   g_assert_true (test_file_matches (atlas_download_get_path (download), &fixture->sum));
   g_test_message ("mirrors sent %" G_GUINT64_FORMAT
@@ -374,10 +399,7 @@ test_refusing_peer_does_not_hold_mirrors_back (Fixture *fixture, gconstpointer d
   g_assert_cmpuint (atlas_download_get_bytes_from_mirrors (download), >, from_mirrors);
 
   end_links (fixture, download);
-  test_pipe_clear (sender_ends);
-  test_pipe_clear (refuser_ends);
-  seeder_clear (&sender);
-  seeder_clear (&refuser);
+  sender_and_refuser_clear (&peers);
 }
 
 /* The soak's stuck peer: in a swarm, mirrors fetch only this downloader's
@@ -393,18 +415,13 @@ test_quiet_peers_do_not_hold_mirrors_back (Fixture *fixture, gconstpointer data)
   AtlasDownload *download = add_download_paused (fixture, "rate=1M", TRUE);
   const char *others[] = { "other-1", "other-2", "other-3", NULL };
   AtlasPeerLayout layout;
-  Seeder sender, refuser;
-  TestPipeEnd sender_ends[2] = { 0 };
-  TestPipeEnd refuser_ends[2] = { 0 };
+  SenderAndRefuser peers;
 
   g_assert_true (atlas_download_get_peer_layout (download, &layout));
   atlas_download_set_swarming (download);
   atlas_download_set_swarm_members (download, "this-one", others);
-  seeder_init_holding (&sender, &layout, fixture->source_path, N_PIECES / 2);
-  atlas_peer_session_set_upload_limits (sender.session, NULL, 4 * 1024 * 1024);
-  attach (download, &sender, sender_ends);
-  seeder_init (&refuser, &layout, NULL, TRUE);
-  attach (download, &refuser, refuser_ends);
+  sender_and_refuser_attach (&peers, download, &layout, fixture->source_path, N_PIECES / 2,
+                             4 * 1024 * 1024);
   test_run_for (200);
   atlas_download_resume (download);
   g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
@@ -414,10 +431,7 @@ test_quiet_peers_do_not_hold_mirrors_back (Fixture *fixture, gconstpointer data)
                   atlas_download_get_bytes_from_mirrors (download));
 
   end_links (fixture, download);
-  test_pipe_clear (sender_ends);
-  test_pipe_clear (refuser_ends);
-  seeder_clear (&sender);
-  seeder_clear (&refuser);
+  sender_and_refuser_clear (&peers);
 }
 
 /* The only peer announces every piece and refuses each request (in the
@@ -480,6 +494,25 @@ static const AtlasPeerSessionEvents leecher_events = {
   .block = leecher_block_cb,
 };
 
+/* Connects a peer that holds nothing to a download that serves; returns
+ * the download's end of the link. */
+static AtlasPeerSession *
+leecher_attach (Leecher *leecher, AtlasDownload *download, TestPipeEnd ends[2])
+{
+  AtlasPeerLayout layout;
+  AtlasPeerSession *ours;
+
+  g_assert_true (atlas_download_get_peer_layout (download, &layout));
+  leecher->base.fd = -1;
+  leecher->base.session = atlas_peer_session_new (&layout, NULL, -1);
+  atlas_peer_session_set_events (leecher->base.session, &leecher_events, leecher);
+  ours = atlas_download_new_peer_session (download);
+  test_pipe_connect (ours, leecher->base.session, ends);
+  atlas_peer_session_start (leecher->base.session);
+  atlas_download_add_peer (download, ours, "leecher");
+  return ours;
+}
+
 /* How many of this process's descriptors are open on @path. */
 static guint
 descriptors_on (const char *path)
@@ -504,20 +537,12 @@ test_serves_verified_pieces (Fixture *fixture, gconstpointer data)
 {
   /* A complete download serves every piece to a peer that asks. */
   AtlasDownload *download = add_download (fixture, "-");
-  AtlasPeerLayout layout;
   Leecher leecher = { 0 };
   TestPipeEnd ends[2] = { 0 };
   g_autoptr (AtlasPeerSession) ours = NULL;
 
   g_assert_cmpint (test_wait_for_end (download, 60), ==, ATLAS_DOWNLOAD_COMPLETE);
-  g_assert_true (atlas_download_get_peer_layout (download, &layout));
-  leecher.base.fd = -1;
-  leecher.base.session = atlas_peer_session_new (&layout, NULL, -1);
-  atlas_peer_session_set_events (leecher.base.session, &leecher_events, &leecher);
-  ours = atlas_download_new_peer_session (download);
-  test_pipe_connect (ours, leecher.base.session, ends);
-  atlas_peer_session_start (leecher.base.session);
-  atlas_download_add_peer (download, ours, "leecher");
+  ours = leecher_attach (&leecher, download, ends);
 
   g_assert_true (test_run_until (&leecher.ready, 10));
   g_assert_true (atlas_peer_bitfield_get (atlas_peer_session_get_remote_bits (leecher.base.session),
@@ -553,7 +578,6 @@ test_deleted_file_not_announced (Fixture *fixture, gconstpointer data)
 {
   AtlasDownload *download = add_download (fixture, "-");
   g_autofree char *kept = NULL;
-  AtlasPeerLayout layout;
   Leecher leecher = { 0 };
   TestPipeEnd ends[2] = { 0 };
   g_autoptr (AtlasPeerSession) ours = NULL;
@@ -564,14 +588,7 @@ test_deleted_file_not_announced (Fixture *fixture, gconstpointer data)
   kept = g_strconcat (atlas_download_get_path (download), ".kept", NULL);
   g_assert_cmpint (rename (atlas_download_get_path (download), kept), ==, 0);
 
-  g_assert_true (atlas_download_get_peer_layout (download, &layout));
-  leecher.base.fd = -1;
-  leecher.base.session = atlas_peer_session_new (&layout, NULL, -1);
-  atlas_peer_session_set_events (leecher.base.session, &leecher_events, &leecher);
-  ours = atlas_download_new_peer_session (download);
-  test_pipe_connect (ours, leecher.base.session, ends);
-  atlas_peer_session_start (leecher.base.session);
-  atlas_download_add_peer (download, ours, "leecher");
+  ours = leecher_attach (&leecher, download, ends);
   g_assert_true (test_run_until (&leecher.ready, 10));
   for (guint p = 0; p < N_PIECES; p++)
     announced +=
