@@ -501,6 +501,42 @@ pause_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The mirror's request log, a line per request: "GET /file range=A-B
+ * status=206 bytes=N modes=…". */
+static char **
+mirror_log_lines (Fixture *fixture)
+{
+  g_autofree char *contents = NULL;
+
+  g_assert_true (g_file_get_contents (fixture->mirror->log_path, &contents, NULL, NULL));
+  return g_strsplit (contents, "\n", -1);
+}
+
+/* How many bytes the requests logged from line @from on sent of pieces
+ * that @states says were verified. */
+static guint64
+bytes_of_verified_pieces_sent (char **lines, guint from, GBytes *states)
+{
+  const guint8 *state = g_bytes_get_data (states, NULL);
+  guint64 overlap = 0;
+
+  for (guint i = from; lines[i] != NULL; i++)
+    {
+      const char *range = strstr (lines[i], " range=");
+      const char *bytes = strstr (lines[i], " bytes=");
+      guint64 start, end;
+
+      if (range == NULL || bytes == NULL || range[7] == '-')
+        continue;
+      start = g_ascii_strtoull (range + 7, NULL, 10);
+      end = start + g_ascii_strtoull (bytes + 7, NULL, 10);
+      for (guint64 piece = start / PIECE; piece * PIECE < end; piece++)
+        if (piece < g_bytes_get_size (states) && state[piece] == ATLAS_PIECE_VERIFIED)
+          overlap += MIN (end, (piece + 1) * PIECE) - MAX (start, piece * PIECE);
+    }
+  return overlap;
+}
+
 static void
 test_pause_resume (Fixture *fixture, gconstpointer data)
 {
@@ -508,6 +544,10 @@ test_pause_resume (Fixture *fixture, gconstpointer data)
   g_autoptr (AtlasRequest) request = metalink_request (fixture, modes);
   g_autoptr (GError) error = NULL;
   AtlasDownload *download = atlas_session_add (fixture->session, request, &error);
+  g_autoptr (GBytes) states = NULL;
+  g_auto (GStrv) lines_before = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint logged_before;
   guint64 before, sent_before;
 
   g_assert_no_error (error);
@@ -515,16 +555,27 @@ test_pause_resume (Fixture *fixture, gconstpointer data)
   test_run_for (900);
   g_assert_cmpint (atlas_download_get_state (download), ==, ATLAS_DOWNLOAD_PAUSED);
   before = atlas_download_get_completed_bytes (download);
+  states = atlas_download_get_piece_states (download);
   sent_before = test_mirror_bytes_sent (fixture->mirror);
+  lines_before = mirror_log_lines (fixture);
+  /* The log ends with a newline: its last "line" is empty. */
+  logged_before = MAX (g_strv_length (lines_before), 1) - 1;
   g_assert_cmpuint (before, >, 0);
   g_assert_cmpuint (before, <, FILE_SIZE);
 
   atlas_download_resume (download);
   g_assert_cmpint (test_wait_for_end (download, 30), ==, ATLAS_DOWNLOAD_COMPLETE);
   assert_complete_and_correct (fixture, download);
-  /* Resuming fetched at most what was missing plus the pieces in flight. */
-  g_assert_cmpuint (test_mirror_bytes_sent (fixture->mirror) - sent_before, <=,
-                    FILE_SIZE - (before / PIECE) * PIECE + 2 * PIECE);
+  /* Resuming never fetched a piece verified before the pause.  How much more
+   * than the missing pieces it fetches depends on the machine (pieces in
+   * flight or awaiting their hash at the pause, endgame copies): under
+   * valgrind 19.9 MB went out for 16 missing MiB, which a bound on bytes
+   * had failed. */
+  lines = mirror_log_lines (fixture);
+  g_test_message ("%" G_GUINT64_FORMAT " of %d bytes verified at the pause, %" G_GUINT64_FORMAT
+                  " sent after it",
+                  before, FILE_SIZE, test_mirror_bytes_sent (fixture->mirror) - sent_before);
+  g_assert_cmpuint (bytes_of_verified_pieces_sent (lines, logged_before, states), ==, 0);
 }
 
 static void
