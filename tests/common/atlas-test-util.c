@@ -71,22 +71,44 @@ test_mirror_url (TestMirror *mirror, const char *modes, const char *name)
   return g_strdup_printf ("http://127.0.0.1:%u/%s/%s", mirror->port, modes, name);
 }
 
-guint64
-test_mirror_bytes_sent (TestMirror *mirror)
+GArray *
+test_mirror_requests (TestMirror *mirror)
 {
+  GArray *requests = g_array_new (FALSE, TRUE, sizeof (TestMirrorRequest));
   g_autofree char *contents = NULL;
   g_auto (GStrv) lines = NULL;
-  guint64 total = 0;
 
   if (!g_file_get_contents (mirror->log_path, &contents, NULL, NULL))
-    return 0;
+    return requests;
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     {
+      const char *range = strstr (lines[i], " range=");
+      const char *status = strstr (lines[i], " status=");
       const char *bytes = strstr (lines[i], " bytes=");
-      if (bytes != NULL)
-        total += g_ascii_strtoull (bytes + 7, NULL, 10);
+      TestMirrorRequest request = { 0 };
+      guint code;
+
+      if (range == NULL || status == NULL || bytes == NULL)
+        continue;
+      code = (guint) g_ascii_strtoull (status + 8, NULL, 10);
+      request.file_body = code == 200 || code == 206;
+      if (code == 206)
+        request.first = g_ascii_strtoull (range + 7, NULL, 10);
+      request.sent = g_ascii_strtoull (bytes + 7, NULL, 10);
+      g_array_append_val (requests, request);
     }
+  return requests;
+}
+
+guint64
+test_mirror_bytes_sent (TestMirror *mirror)
+{
+  g_autoptr (GArray) requests = test_mirror_requests (mirror);
+  guint64 total = 0;
+
+  for (guint i = 0; i < requests->len; i++)
+    total += g_array_index (requests, TestMirrorRequest, i).sent;
   return total;
 }
 

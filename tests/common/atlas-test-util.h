@@ -23,6 +23,17 @@ char *test_mirror_url (TestMirror *mirror, const char *modes, const char *name);
 /* Sum of body bytes the mirror has sent, from its log. */
 guint64 test_mirror_bytes_sent (TestMirror *mirror);
 
+/* One line of the mirror's log (tests/mirror/README.md, "Log"). */
+typedef struct
+{
+  gboolean file_body; /* a 206 or 200: the body is the file's bytes, not an error page */
+  guint64 first;      /* the file offset of the body's first byte (0 unless a 206) */
+  guint64 sent;       /* body bytes that reached the socket */
+} TestMirrorRequest;
+
+/* The requests the mirror has logged, oldest first. */
+GArray *test_mirror_requests (TestMirror *mirror);
+
 /* Writes @size pseudo-random bytes (seeded) to ROOT/NAME; returns its SHA-256. */
 AtlasChecksum test_make_file (const char *dir, const char *name, gsize size, guint32 seed);
 /* SHA-256 piece digests of a file, for Metalink-like requests. */

@@ -204,29 +204,17 @@ assert_pieces_right (Fixture *fixture, AtlasDownload *download, const int *piece
 static guint64
 assert_mirror_ranges_in (Fixture *fixture, const int *allowed)
 {
-  g_autofree char *contents = NULL;
-  g_auto (GStrv) lines = NULL;
+  g_autoptr (GArray) requests = test_mirror_requests (fixture->mirror);
   guint64 total = 0;
 
-  if (!g_file_get_contents (fixture->mirror->log_path, &contents, NULL, NULL))
-    return 0;
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
+  for (guint i = 0; i < requests->len; i++)
     {
-      const char *range = strstr (lines[i], " range=");
-      const char *bytes = strstr (lines[i], " bytes=");
-      guint64 first, last, sent;
-      char *end;
+      const TestMirrorRequest *request = &g_array_index (requests, TestMirrorRequest, i);
+      guint64 first = request->first, last = request->first + request->sent - 1;
 
-      if (range == NULL || bytes == NULL)
+      total += request->sent;
+      if (request->sent == 0 || !request->file_body)
         continue;
-      sent = g_ascii_strtoull (bytes + 7, NULL, 10);
-      total += sent;
-      if (sent == 0)
-        continue;
-      first = g_ascii_strtoull (range + 7, &end, 10);
-      g_assert_cmpint (*end, ==, '-');
-      last = MIN (g_ascii_strtoull (end + 1, NULL, 10), first + sent - 1);
       for (guint64 piece = first / PIECE; piece <= last / PIECE; piece++)
         if (!in_set (allowed, (guint) piece))
           g_error ("the mirror sent bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT
